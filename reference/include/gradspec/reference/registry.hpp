@@ -1,0 +1,68 @@
+// The op registry: one row per op, read by the CLI (`gradspec ops`), the case generator and the
+// checkers. Each row names the inputs, outputs, params and intermediates of the op and points at its
+// evaluation in mp_real and in double.
+#pragma once
+
+#include "gradspec/reference/params.hpp"
+#include "gradspec/reference/scalar.hpp"
+#include "gradspec/reference/tensor.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gradspec::reference {
+
+struct input_spec {
+  std::string name;
+  std::string shape; // for people: "[..., I]"
+  bool integer = false;
+  bool optional = false;
+  bool differentiable = true;
+};
+
+struct output_spec {
+  std::string name;
+  std::string shape;
+  bool differentiable = true;
+};
+
+template <class T> struct op_args {
+  tensors<T> inputs;      // real inputs by name
+  int_tensors int_inputs; // integer inputs by name
+  tensors<T> cotangents;  // by output name (only read for backward)
+  param_map params;       // validated, defaults filled in
+};
+
+template <class T> struct op_result {
+  tensors<T> outputs, gradients, intermediates;
+};
+
+// Runs the forward pass (and the backward pass for the given cotangents when `backward`).
+// Shape errors are bad_input with a path relative to the case ("inputs/w", "cotangents/y").
+template <class T> using evaluate_fn = op_result<T> (*)(const op_args<T>&, bool backward);
+
+struct op_info {
+  std::string name;
+  std::string summary;
+  std::vector<param_spec> params;
+  // The inputs for these (validated) params; composite ops name theirs per layer.
+  std::vector<input_spec> (*inputs)(const param_map&);
+  std::vector<output_spec> outputs;
+  std::vector<std::string> intermediates;
+  evaluate_fn<double> evaluate_f64;
+  evaluate_fn<mp_real> evaluate_mp;
+};
+
+const std::vector<op_info>& op_catalogue();
+// nullptr when unknown.
+const op_info* find_op(std::string_view name);
+
+template <class T> evaluate_fn<T> evaluator(const op_info& op);
+template <> inline evaluate_fn<double> evaluator<double>(const op_info& op) { return op.evaluate_f64; }
+template <> inline evaluate_fn<mp_real> evaluator<mp_real>(const op_info& op) { return op.evaluate_mp; }
+
+// Checks names and kinds of inputs against the op (missing, unknown, int vs real), then evaluates.
+template <class T> op_result<T> evaluate(const op_info& op, const op_args<T>& args, bool backward);
+
+} // namespace gradspec::reference
