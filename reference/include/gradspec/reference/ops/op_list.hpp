@@ -1,3 +1,19 @@
 // The op catalogue, one line per op, in the order `gradspec ops` lists them. Each name X refers to
-// `op_info X_op()` defined at the bottom of reference/src/ops/X.cpp.
+// `op_info X_op()` defined at the bottom of reference/src/ops/*.cpp.
 GRADSPEC_OP(linear)
+GRADSPEC_OP(embedding)
+GRADSPEC_OP(positional_encoding)
+GRADSPEC_OP(softmax)
+GRADSPEC_OP(log_softmax)
+GRADSPEC_OP(relu)
+GRADSPEC_OP(gelu)
+GRADSPEC_OP(silu)
+GRADSPEC_OP(layer_norm)
+GRADSPEC_OP(rms_norm)
+GRADSPEC_OP(attention)
+GRADSPEC_OP(multi_head_attention)
+GRADSPEC_OP(feed_forward)
+GRADSPEC_OP(cross_entropy)
+GRADSPEC_OP(encoder_layer)
+GRADSPEC_OP(decoder_layer)
+GRADSPEC_OP(transformer)

@@ -1,0 +1,12 @@
+// Placeholder so the catalogue links while decoder_layer is being written; replaced by the real op.
+#include "gradspec/reference/registry.hpp"
+#include <stdexcept>
+namespace gradspec::reference {
+namespace {
+template <class T> op_result<T> evaluate_stub(const op_args<T>&, bool) { throw std::logic_error("decoder_layer: not implemented yet"); }
+}
+op_info decoder_layer_op() {
+  return {"decoder_layer", "(not implemented yet)", {}, [](const param_map&) { return std::vector<input_spec>{}; }, {}, {},
+          &evaluate_stub<double>, &evaluate_stub<mp_real>};
+}
+} // namespace gradspec::reference
