@@ -20,6 +20,11 @@ public:
     return bad_input(path_.empty() ? prefix : prefix + "/" + path_, message_);
   }
 
+  // The same error located in `file`: "file: /cases/3/inputs/w: message".
+  bad_input in_file(const std::string& file) const {
+    return bad_input(path_.empty() ? file : file + ": " + path_, message_);
+  }
+
 private:
   std::string path_, message_;
 };

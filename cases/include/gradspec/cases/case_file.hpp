@@ -1,0 +1,61 @@
+// The golden case format (CONTRACT.md, cases/FORMAT.md): reading case and spec files into a model
+// that keeps every value's decimal text, and converting tensors to a working scalar type.
+#pragma once
+
+#include "gradspec/cases/json_io.hpp"
+#include "gradspec/reference/registry.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gradspec::cases {
+
+using reference::shape_t;
+
+// A tensor as written in a file: real values as decimal text, or int64 values.
+struct raw_tensor {
+  shape_t shape;
+  bool integer = false;
+  std::vector<std::string> values; // real
+  std::vector<std::int64_t> ints;  // integer
+};
+
+struct test_case {
+  std::size_t index = 0; // position in the file's "cases"
+  std::string id, op, comment;
+  std::vector<std::string> flags;
+  std::map<std::string, reference::param_value> raw_params; // as written
+  reference::param_map params;                                // validated, defaults filled in
+  std::map<std::string, raw_tensor> inputs, cotangents;
+  std::optional<json> expected; // as written, if present
+  std::optional<int> certified_digits;
+  std::optional<std::vector<std::string>> exact_in;
+};
+
+struct case_file {
+  std::string path;
+  json header; // everything but "cases", in file order (format, generator, notes, ...)
+  std::vector<test_case> cases;
+};
+
+// Reads and validates a case or spec file (format, required keys, known op, params, tensor
+// shapes and values, unique ids). Every error is bad_input naming the file and the JSON path.
+case_file read_case_file(const std::string& path);
+case_file parse_case_file(const json& doc, const std::string& path);
+
+raw_tensor parse_tensor(const json& value, const std::string& path);
+json tensor_json(const raw_tensor& t);
+
+// Values of a raw tensor in the working scalar (mp_real at the current precision, or double).
+template <class T> reference::tensor<T> to_tensor(const raw_tensor& t);
+reference::int_tensor to_int_tensor(const raw_tensor& t);
+
+// op_args for a case: inputs and cotangents converted to T, validated params.
+template <class T> reference::op_args<T> case_args(const test_case& c);
+
+// "/cases/3" style prefix for errors inside case `index`.
+std::string case_path(std::size_t index);
+
+} // namespace gradspec::cases

@@ -1,0 +1,36 @@
+// Filling in `expected` (what `gradspec gen` does to every case): the reference runs at two working
+// precisions, and each value is written with the significant digits the two agree on (at most 40).
+#pragma once
+
+#include "gradspec/cases/case_file.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace gradspec::cases {
+
+inline constexpr const char* generator_version = "0.1.0";
+
+struct generation_options {
+  unsigned bits = 256;    // working precision of the evaluation that is written
+  unsigned check_bits = 0; // the second evaluation; 0 means bits + 64
+  int max_digits = 40;     // never print more significant digits than this
+};
+
+// The case completed: absent cotangents generated from the id, `expected`, `certified_digits` and
+// `exact_in` filled in, in the contract's key order. Throws bad_input (path under /cases/N) for input
+// the op rejects, and std::runtime_error when the two precisions do not agree on even one digit.
+json generate_case(const test_case& c, const generation_options& options);
+
+// The whole file: header (format, generator, notes, other keys as given) and generated cases.
+json generate_file(const case_file& file, const generation_options& options);
+
+// Deterministic cotangent for output `name` of a case: values k/64, k in [-64, 64] \ {0}, exact in
+// every dtype, from a hash of the id and the name; a scalar output gets 1.
+raw_tensor generated_cotangent(const std::string& case_id, const std::string& name, const shape_t& shape);
+
+// 64-bit FNV-1a, the seed of everything generated from a name.
+std::uint64_t fnv1a(const std::string& text);
+std::uint64_t splitmix64(std::uint64_t& state);
+
+} // namespace gradspec::cases

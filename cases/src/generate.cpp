@@ -1,0 +1,215 @@
+#include "gradspec/cases/generate.hpp"
+
+#include "gradspec/cases/exactness.hpp"
+#include "gradspec/errors.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace gradspec::cases {
+
+using reference::mp_real;
+using reference::op_result;
+
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+raw_tensor generated_cotangent(const std::string& case_id, const std::string& name, const shape_t& shape) {
+  raw_tensor t;
+  t.shape = shape;
+  const std::size_t n = reference::numel(shape);
+  if (shape.empty()) {
+    t.values = {"1"};
+    return t;
+  }
+  std::uint64_t state = fnv1a(case_id + "/cotangents/" + name);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t k = static_cast<std::int64_t>(splitmix64(state) % 128) - 64; // [-64, 63]
+    const std::int64_t nz = k >= 0 ? k + 1 : k;                                       // [-64, -1] ∪ [1, 64]
+    t.values.push_back(reference::format_scalar(static_cast<double>(nz) / 64.0, 17));
+  }
+  return t;
+}
+
+namespace {
+
+struct compared_tensor {
+  std::string group, name; // "outputs", "y"
+  reference::tensor<mp_real> value;
+  std::vector<bool> flushed; // below the noise floor in both evaluations: written as 0
+};
+
+// Agreement of two evaluations of one tensor, in significant digits (1e9 = identical).
+double agreement(const reference::tensor<mp_real>& lo, const reference::tensor<mp_real>& hi, unsigned lo_bits,
+                 std::vector<bool>& flushed) {
+  mp_real scale = 0;
+  for (const auto& v : hi.data)
+    if (reference::is_finite(v)) scale = std::max(scale, mp_real(abs(v)));
+  // Values that are zero in exact arithmetic come out as rounding noise ~ scale·2^-bits; anything
+  // below scale·2^-(3/4·bits) in both evaluations is noise, not a digit of the answer.
+  const mp_real floor = scale * ldexp(mp_real(1), -static_cast<int>(3 * lo_bits / 4));
+  double digits = 1e9;
+  flushed.assign(hi.size(), false);
+  for (std::size_t i = 0; i < hi.size(); ++i) {
+    const mp_real &a = lo.data[i], &b = hi.data[i];
+    if (reference::is_nan(a) || reference::is_nan(b)) {
+      if (!(reference::is_nan(a) && reference::is_nan(b))) digits = 0;
+      continue;
+    }
+    if (reference::is_inf(a) || reference::is_inf(b)) {
+      if (a != b) digits = 0;
+      continue;
+    }
+    if (a == b) continue;
+    if (abs(a) < floor && abs(b) < floor) {
+      flushed[i] = true;
+      continue;
+    }
+    const mp_real rel = abs(a - b) / abs(b);
+    digits = std::min(digits, -reference::to_double(log10(rel)));
+  }
+  return digits;
+}
+
+std::vector<compared_tensor> ordered_tensors(const reference::op_info& op, const reference::param_map& params,
+                                             op_result<mp_real>& hi) {
+  std::vector<compared_tensor> out;
+  for (const auto& o : op.outputs)
+    if (hi.outputs.count(o.name)) out.push_back({"outputs", o.name, std::move(hi.outputs[o.name]), {}});
+  for (const auto& in : op.inputs(params))
+    if (hi.gradients.count(in.name)) out.push_back({"gradients", in.name, std::move(hi.gradients[in.name]), {}});
+  for (const auto& name : op.intermediates)
+    if (hi.intermediates.count(name)) out.push_back({"intermediates", name, std::move(hi.intermediates[name]), {}});
+  return out;
+}
+
+const reference::tensor<mp_real>& find_result(const op_result<mp_real>& r, const std::string& group, const std::string& name) {
+  const auto& m = group == "outputs" ? r.outputs : group == "gradients" ? r.gradients : r.intermediates;
+  return m.at(name);
+}
+
+json param_json(const reference::param_value& v) {
+  using kind = reference::param_value::kind;
+  switch (v.type) {
+  case kind::null: return nullptr;
+  case kind::boolean: return v.boolean;
+  case kind::integer: return v.integer;
+  case kind::number: return std::string(1, raw_number_mark) + v.text;
+  case kind::string: return v.text;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+json generate_case(const test_case& given, const generation_options& options) {
+  const reference::op_info& op = *reference::find_op(given.op);
+  const std::string path = case_path(given.index);
+  test_case c = given;
+  try {
+    // Absent cotangents: the output shapes come from a forward pass in double.
+    bool missing = false;
+    for (const auto& o : op.outputs)
+      if (o.differentiable && !c.cotangents.count(o.name)) missing = true;
+    if (missing) {
+      auto shapes = reference::evaluate(op, case_args<double>(c), false);
+      for (const auto& o : op.outputs)
+        if (o.differentiable && !c.cotangents.count(o.name) && shapes.outputs.count(o.name))
+          c.cotangents[o.name] = generated_cotangent(c.id, o.name, shapes.outputs.at(o.name).shape);
+    }
+    const unsigned saved = reference::precision_bits();
+    const unsigned lo_bits = reference::set_precision_bits(options.bits);
+    op_result<mp_real> lo = reference::evaluate(op, case_args<mp_real>(c), true);
+    const unsigned hi_bits = reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
+    op_result<mp_real> hi = reference::evaluate(op, case_args<mp_real>(c), true);
+    reference::set_precision_bits(saved);
+    (void)hi_bits;
+
+    auto tensors = ordered_tensors(op, c.params, hi);
+    double digits = 1e9;
+    for (auto& t : tensors) digits = std::min(digits, agreement(find_result(lo, t.group, t.name), t.value, lo_bits, t.flushed));
+    const int certified = static_cast<int>(std::min<double>(options.max_digits, std::floor(digits)));
+    if (certified < 1)
+      throw std::runtime_error(path + " (" + c.id + "): the evaluations at " + std::to_string(options.bits) +
+                               " and more bits do not agree on one digit; raise --bits");
+
+    json out;
+    out["id"] = c.id;
+    out["op"] = c.op;
+    if (!c.comment.empty()) out["comment"] = c.comment;
+    if (!c.flags.empty()) out["flags"] = c.flags;
+    json params = json::object();
+    for (const auto& spec : op.params) params[spec.name] = param_json(c.params.at(spec.name));
+    out["params"] = params;
+    json inputs = json::object();
+    for (const auto& in : op.inputs(c.params))
+      if (c.inputs.count(in.name)) inputs[in.name] = tensor_json(c.inputs.at(in.name));
+    out["inputs"] = inputs;
+    json cotangents = json::object();
+    for (const auto& o : op.outputs)
+      if (c.cotangents.count(o.name)) cotangents[o.name] = tensor_json(c.cotangents.at(o.name));
+    out["cotangents"] = cotangents;
+    json expected = {{"outputs", json::object()}, {"gradients", json::object()}, {"intermediates", json::object()}};
+    for (const auto& t : tensors) {
+      raw_tensor r;
+      r.shape = t.value.shape;
+      for (std::size_t i = 0; i < t.value.size(); ++i)
+        r.values.push_back(t.flushed[i] ? "0" : reference::format_scalar(t.value.data[i], certified));
+      expected[t.group][t.name] = tensor_json(r);
+    }
+    if (expected["intermediates"].empty()) expected.erase("intermediates");
+    out["expected"] = expected;
+    out["certified_digits"] = certified;
+    json exact = json::array();
+    for (const auto& dtype : dtype_names()) {
+      bool all = true;
+      for (const auto* group : {&c.inputs, &c.cotangents})
+        for (const auto& [name, t] : *group)
+          for (const auto& v : t.values)
+            if (all && !exactly_representable(v, dtype)) all = false;
+      if (all) exact.push_back(dtype);
+    }
+    out["exact_in"] = exact;
+    return out;
+  } catch (const bad_input& e) {
+    throw e.under(path);
+  }
+}
+
+json generate_file(const case_file& file, const generation_options& options) {
+  json out;
+  out["format"] = "gradspec-cases/1";
+  const unsigned saved = reference::precision_bits();
+  const unsigned bits = reference::set_precision_bits(options.bits);
+  reference::set_precision_bits(saved);
+  out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}};
+  if (file.header.contains("notes")) out["notes"] = file.header["notes"];
+  for (auto it = file.header.begin(); it != file.header.end(); ++it)
+    if (it.key() != "format" && it.key() != "generator" && it.key() != "notes") out[it.key()] = it.value();
+  json cases = json::array();
+  for (const auto& c : file.cases) {
+    try {
+      cases.push_back(generate_case(c, options));
+    } catch (const bad_input& e) {
+      throw e.in_file(file.path);
+    }
+  }
+  out["cases"] = cases;
+  return out;
+}
+
+} // namespace gradspec::cases

@@ -1,0 +1,37 @@
+// gradspec <verb> [options]: the verbs are rows of one table.
+#include "verbs.hpp"
+
+#include "gradspec/errors.hpp"
+
+#include <iostream>
+#include <vector>
+
+int main(int argc, char** argv) {
+  using namespace gradspec::cli;
+  const std::vector<verb> verbs = {ops_verb(), gen_verb()};
+
+  CLI::App app{"gradspec: arbitrary-precision golden values for transformer ops, and checkers"};
+  app.require_subcommand(1);
+  std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
+  for (const auto& v : verbs) {
+    CLI::App* sub = app.add_subcommand(v.name, v.summary);
+    runners.emplace_back(sub, v.define(*sub));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) return run();
+  } catch (const gradspec::bad_input& e) {
+    std::cerr << "gradspec: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "gradspec: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,30 @@
+// One verb of the command line: it declares its options on its subcommand and returns the function
+// that runs it after parsing. Errors are exceptions: gradspec::bad_input -> exit 2, others -> exit 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace gradspec::cli {
+
+struct verb {
+  const char* name;
+  const char* summary;
+  std::function<std::function<int()>(CLI::App&)> define;
+};
+
+verb ops_verb();
+verb gen_verb();
+
+// Common options.
+struct precision_option {
+  unsigned bits = 256;
+  void add(CLI::App& app) {
+    app.add_option("--bits", bits, "working precision in bits (the file records the effective MPFR precision)")
+        ->check(CLI::Range(24u, 1u << 20));
+  }
+};
+
+} // namespace gradspec::cli
