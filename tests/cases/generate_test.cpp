@@ -1,0 +1,82 @@
+// gen --from: expected values, certified digits, generated cotangents, exact_in, determinism.
+#include "gradspec/cases/generate.hpp"
+#include "gradspec/errors.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+using namespace gradspec::cases;
+
+namespace {
+case_file spec(const std::string& inputs, const std::string& extra = "") {
+  const std::string text = R"({"format": "gradspec-cases/1", "cases": [{"id": "lin/0", "op": "linear", "params": {},
+     "inputs": )" + inputs + "}" + extra + "]}";
+  return parse_case_file(parse_json_text(text, "spec.json"), "spec.json");
+}
+const std::string grid_inputs = R"({"x": {"shape": [1, 2], "values": [0.5, -0.25]},
+     "w": {"shape": [2, 2], "values": [1, 2, 3, 4]}, "b": {"shape": [2], "values": [0.125, 0]}})";
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(generate_test)
+
+BOOST_AUTO_TEST_CASE(expected_values_and_digits) {
+  json out = generate_file(spec(grid_inputs), {});
+  const json& c = out["cases"][0];
+  // y = [0.5·1 - 0.25·3 + 0.125, 0.5·2 - 0.25·4 + 0] = [-0.125, 0]
+  BOOST_TEST(c["expected"]["outputs"]["y"]["values"] == json::parse(R"(["-0.125", "0"])"));
+  BOOST_TEST(c["certified_digits"] == 40);
+  BOOST_TEST(c["exact_in"] == json::parse(R"(["bfloat16", "float16", "float32", "float64"])"));
+  BOOST_TEST(out["generator"]["precision_bits"].get<int>() >= 256);
+  // db = dy, dx = dy·wᵀ with the generated cotangent
+  const auto& dy = c["cotangents"]["y"]["values"];
+  BOOST_TEST(c["expected"]["gradients"]["b"]["values"] == dy);
+}
+
+BOOST_AUTO_TEST_CASE(decimal_inputs_are_read_exactly) {
+  // 0.1·0.2 + 0.3 = 0.32 exactly in decimal; through doubles it would print 0.32000000000000000666...
+  json out = generate_file(spec(R"({"x": {"shape": [1], "values": ["0.1"]}, "w": {"shape": [1, 1], "values": ["0.2"]},
+                                   "b": {"shape": [1], "values": ["0.3"]}})"), {});
+  const json& c = out["cases"][0];
+  BOOST_TEST(c["expected"]["outputs"]["y"]["values"][0] == "0.32");
+  BOOST_TEST(c["exact_in"].empty());
+}
+
+BOOST_AUTO_TEST_CASE(generated_cotangents_are_deterministic_grid_values) {
+  auto a = generated_cotangent("case/1", "y", {3, 4}), b = generated_cotangent("case/1", "y", {3, 4});
+  BOOST_TEST(a.values == b.values);
+  BOOST_TEST(a.values != generated_cotangent("case/2", "y", {3, 4}).values);
+  std::set<std::string> seen(a.values.begin(), a.values.end());
+  BOOST_TEST(seen.size() > 3u);
+  for (const auto& v : a.values) {
+    const double d = std::stod(v) * 64;
+    BOOST_TEST(d == std::round(d));
+    BOOST_TEST(std::abs(d) >= 1);
+    BOOST_TEST(std::abs(d) <= 64);
+  }
+  BOOST_TEST(generated_cotangent("c", "loss", {}).values == std::vector<std::string>{"1"});
+}
+
+BOOST_AUTO_TEST_CASE(same_input_same_bytes) {
+  BOOST_TEST(to_text(generate_file(spec(grid_inputs), {})) == to_text(generate_file(spec(grid_inputs), {})));
+}
+
+BOOST_AUTO_TEST_CASE(given_cotangents_are_kept) {
+  auto f = spec(grid_inputs, "");
+  f.cases[0].cotangents["y"] = raw_tensor{{1, 2}, false, {"1", "0"}, {}};
+  json c = generate_case(f.cases[0], {});
+  BOOST_TEST(c["cotangents"]["y"]["values"] == json::parse(R"(["1", "0"])"));
+  BOOST_TEST(c["expected"]["gradients"]["x"]["values"] == json::parse(R"(["1", "3"])")); // dx = dy·wᵀ = first column of w
+}
+
+BOOST_AUTO_TEST_CASE(shape_errors_name_the_case) {
+  try {
+    generate_file(spec(R"({"x": {"shape": [1, 3], "values": [1, 2, 3]}, "w": {"shape": [2, 2], "values": [1, 2, 3, 4]},
+                          "b": {"shape": [2], "values": [0, 0]}})"), {});
+    BOOST_FAIL("no error");
+  } catch (const gradspec::bad_input& e) {
+    BOOST_TEST(std::string(e.what()).rfind("spec.json: /cases/0/inputs/w: ", 0) == 0, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
