@@ -1,0 +1,104 @@
+// The gradspec command line as a user meets it: exit codes, messages naming file and JSON path,
+// no output file on bad input, byte-identical reruns. Runs the real binary.
+#include "gradspec/cases/json_io.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct run_result {
+  int code;
+  std::string output; // stdout and stderr together
+};
+
+run_result run(const std::string& args) {
+  const std::string command = std::string(GRADSPEC_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+struct scratch {
+  fs::path dir = fs::temp_directory_path() / ("gradspec_cli_test_" + std::to_string(::getpid()));
+  scratch() { fs::create_directories(dir); }
+  ~scratch() { fs::remove_all(dir); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+  std::string read(const std::string& name) const {
+    std::ifstream in(dir / name);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+};
+
+const char* good_spec = R"({"format": "gradspec-cases/1", "cases": [{"id": "lin/0", "op": "linear", "params": {},
+  "inputs": {"x": {"shape": [2, 2], "values": [0.5, -0.25, 1, 2]}, "w": {"shape": [2, 1], "values": [1, 2]},
+             "b": {"shape": [1], "values": [0.125]}}}]})";
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_test)
+
+BOOST_AUTO_TEST_CASE(ops_lists_the_contract_catalogue) {
+  auto r = run("ops --json");
+  BOOST_TEST(r.code == 0);
+  auto doc = gradspec::cases::parse_json_text(r.output, "ops --json");
+  std::set<std::string> names;
+  for (const auto& op : doc["ops"]) names.insert(op["name"].get<std::string>());
+  for (const char* op : {"linear", "embedding", "positional_encoding", "softmax", "log_softmax", "relu", "gelu", "silu",
+                         "layer_norm", "rms_norm", "attention", "multi_head_attention", "feed_forward", "cross_entropy",
+                         "encoder_layer", "decoder_layer", "transformer"})
+    BOOST_TEST(names.count(op) == 1u, op);
+  BOOST_TEST(run("ops").code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(gen_writes_and_reruns_byte_identically) {
+  scratch s;
+  const auto spec = s.write("spec.json", good_spec);
+  BOOST_TEST(run("gen --from " + spec + " --out " + s.path("a.json") + " --quiet").code == 0);
+  BOOST_TEST(run("gen --from " + spec + " --out " + s.path("b.json") + " --quiet").code == 0);
+  BOOST_TEST(s.read("a.json") == s.read("b.json"));
+  BOOST_TEST(s.read("a.json").find("\"certified_digits\": 40") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_spec_exits_2_names_the_place_and_writes_nothing) {
+  scratch s;
+  std::string text = good_spec;
+  text.replace(text.find("[1, 2]"), 6, "[1, \"two\"]");
+  const auto spec = s.write("bad.json", text);
+  auto r = run("gen --from " + spec + " --out " + s.path("out.json"));
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.output.find(spec + ": /cases/0/inputs/w/values/1:") != std::string::npos, r.output);
+  BOOST_TEST(!fs::exists(s.path("out.json")));
+  BOOST_TEST(std::distance(fs::directory_iterator(s.dir), fs::directory_iterator()) == 1); // no temporaries
+
+  auto missing = run("gen --from " + s.path("nope.json") + " --out " + s.path("out.json"));
+  BOOST_TEST(missing.code == 2);
+  BOOST_TEST(missing.output.find("nope.json") != std::string::npos);
+  auto broken = run("gen --from " + s.write("broken.json", "{\"format\": ") + " --out " + s.path("out.json"));
+  BOOST_TEST(broken.code == 2);
+  BOOST_TEST(broken.output.find("broken.json") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
+  BOOST_TEST(run("").code == 2);
+  BOOST_TEST(run("frobnicate").code == 2);
+  BOOST_TEST(run("gen --bits 3 --from x --out y").code == 2);
+  BOOST_TEST(run("--help").code == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
