@@ -195,8 +195,9 @@ json generate_file(const case_file& file, const generation_options& options) {
   out["format"] = "gradspec-cases/1";
   const unsigned saved = reference::precision_bits();
   const unsigned bits = reference::set_precision_bits(options.bits);
+  const unsigned check_bits = reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
   reference::set_precision_bits(saved);
-  out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}};
+  out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}, {"check_precision_bits", check_bits}};
   if (file.header.contains("notes")) out["notes"] = file.header["notes"];
   for (auto it = file.header.begin(); it != file.header.end(); ++it)
     if (it.key() != "format" && it.key() != "generator" && it.key() != "notes") out[it.key()] = it.value();
@@ -207,9 +208,65 @@ json generate_file(const case_file& file, const generation_options& options) {
     } catch (const bad_input& e) {
       throw e.in_file(file.path);
     }
+    if (options.on_case_done) options.on_case_done();
   }
   out["cases"] = cases;
   return out;
+}
+
+namespace {
+
+// First difference between two JSON values, as "path: file has A, re-derived B".
+void compare(const json& written, const json& derived, const std::string& path, std::vector<std::string>& out) {
+  auto text = [](const json& v) { return is_raw_number(v) ? v.get<std::string>().substr(1) : v.dump(); };
+  if (written.is_object() && derived.is_object()) {
+    for (auto it = derived.begin(); it != derived.end(); ++it) {
+      if (!written.contains(it.key())) out.push_back(path + "/" + it.key() + ": missing from the file");
+      else compare(written[it.key()], it.value(), path + "/" + it.key(), out);
+    }
+    for (auto it = written.begin(); it != written.end(); ++it)
+      if (!derived.contains(it.key())) out.push_back(path + "/" + it.key() + ": not produced by the reference");
+    return;
+  }
+  if (written.is_array() && derived.is_array() && written.size() == derived.size()) {
+    for (std::size_t i = 0; i < written.size() && out.size() < 1000; ++i) compare(written[i], derived[i], path + "/" + std::to_string(i), out);
+    return;
+  }
+  if (text(written) != text(derived)) out.push_back(path + ": file has " + text(written) + ", re-derived " + text(derived));
+}
+
+} // namespace
+
+std::vector<std::string> verify_file(const case_file& file) {
+  std::vector<std::string> problems;
+  generation_options options;
+  const json& generator = file.header.contains("generator") ? file.header["generator"] : json();
+  if (!generator.is_object() || !generator.contains("precision_bits") || !generator["precision_bits"].is_number_integer())
+    throw bad_input(file.path + ": /generator/precision_bits", "missing: not a golden file written by gradspec gen");
+  options.bits = generator["precision_bits"].get<unsigned>();
+  if (generator.contains("check_precision_bits") && generator["check_precision_bits"].is_number_integer())
+    options.check_bits = generator["check_precision_bits"].get<unsigned>();
+  for (const auto& c : file.cases) {
+    const std::string path = case_path(c.index);
+    if (!c.expected) {
+      problems.push_back(path + ": no \"expected\" (a spec, not a golden file)");
+      continue;
+    }
+    json derived;
+    try {
+      derived = generate_case(c, options);
+    } catch (const bad_input& e) {
+      throw e.in_file(file.path);
+    }
+    compare(*c.expected, derived["expected"], path + "/expected", problems);
+    if (!c.certified_digits || *c.certified_digits != derived["certified_digits"].get<int>())
+      problems.push_back(path + "/certified_digits: file has " + (c.certified_digits ? std::to_string(*c.certified_digits) : "none") +
+                         ", re-derived " + derived["certified_digits"].dump());
+    if (!c.exact_in || json(*c.exact_in) != derived["exact_in"])
+      problems.push_back(path + "/exact_in: file has " + (c.exact_in ? json(*c.exact_in).dump() : "none") + ", re-derived " +
+                         derived["exact_in"].dump());
+  }
+  return problems;
 }
 
 } // namespace gradspec::cases

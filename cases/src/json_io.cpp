@@ -2,7 +2,9 @@
 
 #include "gradspec/errors.hpp"
 
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -218,6 +220,33 @@ std::string to_text(const json& value) {
   return out;
 }
 
+namespace {
+
+// The temporary being written, for the signal handler (async-signal-safe: a fixed buffer, unlink, _exit).
+char pending_temp[4096];
+volatile std::sig_atomic_t pending = 0;
+
+extern "C" void remove_pending_temp(int signal) {
+  if (pending) ::unlink(pending_temp);
+  std::signal(signal, SIG_DFL);
+  std::raise(signal);
+}
+
+struct pending_guard {
+  explicit pending_guard(const std::string& temp) {
+    static const bool installed = [] {
+      for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, remove_pending_temp);
+      return true;
+    }();
+    (void)installed;
+    std::strncpy(pending_temp, temp.c_str(), sizeof pending_temp - 1);
+    pending = 1;
+  }
+  ~pending_guard() { pending = 0; }
+};
+
+} // namespace
+
 void write_file_atomically(const std::string& path, const std::string& text) {
   namespace fs = std::filesystem;
   const fs::path target(path);
@@ -225,6 +254,7 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw bad_input("", path + ": folder " + dir.string() + " does not exist");
   const fs::path temp = dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
+  pending_guard guard(temp.string());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) throw bad_input("", path + ": cannot write (creating " + temp.string() + " failed)");

@@ -5,7 +5,9 @@
 #include "gradspec/cases/case_file.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace gradspec::cases {
 
@@ -15,6 +17,7 @@ struct generation_options {
   unsigned bits = 256;    // working precision of the evaluation that is written
   unsigned check_bits = 0; // the second evaluation; 0 means bits + 64
   int max_digits = 40;     // never print more significant digits than this
+  std::function<void()> on_case_done; // progress
 };
 
 // The case completed: absent cotangents generated from the id, `expected`, `certified_digits` and
@@ -28,6 +31,11 @@ json generate_file(const case_file& file, const generation_options& options);
 // Deterministic cotangent for output `name` of a case: values k/64, k in [-64, 64] \ {0}, exact in
 // every dtype, from a hash of the id and the name; a scalar output gets 1.
 raw_tensor generated_cotangent(const std::string& case_id, const std::string& name, const shape_t& shape);
+
+// Re-derives every case of a golden file at the precision it records and compares `expected`,
+// `certified_digits` and `exact_in` with what is written. Returns one line per disagreement
+// ("/cases/3/expected/outputs/y/values/5: file has 0.25, re-derived 0.2500001"), empty when it verifies.
+std::vector<std::string> verify_file(const case_file& file);
 
 // 64-bit FNV-1a, the seed of everything generated from a name.
 std::uint64_t fnv1a(const std::string& text);

@@ -30,7 +30,9 @@ bool is_raw_number(const json& value);
 // Serializes with two-space indentation; arrays whose elements are all scalars stay on one line.
 std::string to_text(const json& value);
 
-// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
+// Writes `text` to `path` atomically (temporary file in the same folder, then rename). While the
+// temporary exists, SIGINT/SIGTERM/SIGHUP remove it before the process dies, so an interrupted run
+// leaves neither a partial file nor a temporary behind.
 void write_file_atomically(const std::string& path, const std::string& text);
 
 } // namespace gradspec::cases

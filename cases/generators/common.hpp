@@ -1,0 +1,36 @@
+// Building blocks of the per-op generators: weights scaled by fan-in on the exact grid, and the
+// named parameter groups of attention, LayerNorm and the feed-forward block.
+#pragma once
+
+#include "gradspec/cases/generators.hpp"
+
+#include <cmath>
+#include <string>
+
+namespace gradspec::cases::generators {
+
+// Values k/2^(6+s) with |k| <= 64, s = round(log2(sqrt(fan_in))): magnitude about 1/sqrt(fan_in) so
+// activations stay O(1) at any width, and still at most 7 significant bits (exact in bfloat16).
+inline raw_tensor weight(value_source& v, const shape_t& shape, std::int64_t fan_in) {
+  const int s = static_cast<int>(std::lround(0.5 * std::log2(static_cast<double>(std::max<std::int64_t>(fan_in, 1)))));
+  return v.grid(shape, std::ldexp(1.0, -s), 6 + s);
+}
+
+inline void attention_weights(test_case& c, const std::string& prefix, std::int64_t C, value_source& v) {
+  for (const char* w : {"w_q", "w_k", "w_v", "w_o"}) c.inputs[prefix + w] = weight(v, {C, C}, C);
+  for (const char* b : {"b_q", "b_k", "b_v", "b_o"}) c.inputs[prefix + b] = v.grid({C}, 0.25, 8);
+}
+
+inline void layer_norm_weights(test_case& c, const std::string& prefix, std::int64_t C, value_source& v) {
+  c.inputs[prefix + "gamma"] = v.around({C}, 1.0, 0.5, 7);
+  c.inputs[prefix + "beta"] = v.grid({C}, 0.5, 7);
+}
+
+inline void feed_forward_weights(test_case& c, const std::string& prefix, std::int64_t C, std::int64_t F, value_source& v) {
+  c.inputs[prefix + "w1"] = weight(v, {C, F}, C);
+  c.inputs[prefix + "b1"] = v.grid({F}, 0.25, 8);
+  c.inputs[prefix + "w2"] = weight(v, {F, C}, F);
+  c.inputs[prefix + "b2"] = v.grid({C}, 0.25, 8);
+}
+
+} // namespace gradspec::cases::generators
