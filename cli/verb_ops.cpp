@@ -1,6 +1,7 @@
 // gradspec ops [--json]: the op catalogue with inputs, outputs, params and defaults.
 #include "verbs.hpp"
 
+#include "gradspec/cases/generators.hpp"
 #include "gradspec/cases/json_io.hpp"
 #include "gradspec/reference/registry.hpp"
 
@@ -62,6 +63,11 @@ json op_json(const reference::op_info& op) {
   }
   j["params"] = params;
   j["intermediates"] = op.intermediates;
+  json keys = json::array();
+  keys.push_back({{"name", "batch"}, {"default", "0"}, {"doc", "leading batch axes: 0 (none), 2, 2x3, ..."}});
+  if (const auto* gen = cases::find_generator(op.name))
+    for (const auto& k : gen->keys) keys.push_back({{"name", k.name}, {"default", std::to_string(k.default_value)}, {"doc", k.doc}});
+  j["shape_keys"] = keys;
   return j;
 }
 
@@ -81,6 +87,11 @@ void print_table(std::ostream& out) {
       for (const auto& p : op.params)
         ps += fmt::format("{}{}={}", ps.empty() ? "" : ", ", p.name, p.default_value.empty() ? "(required)" : p.default_value);
       out << "    params:  " << ps << "\n";
+    }
+    if (const auto* gen = cases::find_generator(op.name)) {
+      std::string ks = "batch=0";
+      for (const auto& k : gen->keys) ks += fmt::format(", {}={}", k.name, k.default_value);
+      out << "    shape keys (gen --op --shape): " << ks << "\n";
     }
     if (!op.intermediates.empty()) {
       std::string is;

@@ -1,0 +1,73 @@
+// Judging a candidate against golden cases: per-tensor metrics (Boost.Math style errors in units of
+// the dtype's epsilon, NIST's log relative error) and the verdict policy.
+//
+// The policy (stated in every --json summary): a tensor passes when
+//   max_i |got_i - want_i| <= max(ratio · max_i |base_i - want_i|, floor_eps · eps · max_i |want_i|)
+// where base is a straightforward same-dtype baseline (when one is run) and eps is the dtype's
+// machine epsilon; NaN or Inf where the reference is finite always fails. With --atol/--rtol (or a
+// per-op override) the rule is instead |got_i - want_i| <= atol + rtol · |want_i| for every element.
+#pragma once
+
+#include "gradspec/cases/case_file.hpp"
+#include "gradspec/checkers/results.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gradspec::checkers {
+
+struct dtype_info {
+  std::string name;
+  int precision;  // significand bits, implicit bit included
+  int emin;       // exponent of the smallest normal
+  double epsilon; // 2^(1 - precision)
+};
+// Throws bad_input("--dtype") for an unknown name.
+const dtype_info& dtype_named(const std::string& name);
+
+struct tolerance {
+  double atol = 0, rtol = 0;
+};
+
+struct policy {
+  std::string dtype = "float64";
+  double ratio = 4;       // allowed multiple of the baseline's error
+  double floor_eps = 16;  // errors up to this many eps of the tensor's scale always pass
+  std::optional<tolerance> fixed;             // --atol/--rtol: replaces the rule
+  std::map<std::string, tolerance> per_op;    // --op-tolerance op=atol:rtol
+  bool require_all = false;                   // skipped cases fail the run
+  cases::json describe() const;
+};
+
+struct tensor_finding {
+  std::string name; // outputs.y
+  std::string verdict = "pass";
+  double max_abs = 0, max_rel = 0, max_ulp = 0, rms_ulp = 0, min_digits = 40;
+  double allowed_abs = 0;          // the bound the verdict used
+  std::optional<double> baseline_max_abs;
+  std::vector<std::int64_t> worst_index;
+  double worst_got = 0;
+  std::string worst_want;
+  std::size_t nonfinite = 0;       // NaN/Inf where the reference is finite
+  std::string diagnosis;           // one line, for a failing tensor
+};
+
+struct case_finding {
+  std::string id, op;
+  std::string verdict = "pass"; // pass, fail, error, skipped
+  std::string reason;           // for error and skipped, and the worst tensor's diagnosis
+  std::vector<tensor_finding> tensors;
+  double worst_ratio = 0;       // max over tensors of max_abs / allowed_abs, for sorting
+};
+
+// Compares one candidate result with one case's expected values. `baseline` (same dtype, a
+// straightforward implementation) sharpens the bound where the problem is ill-conditioned.
+case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p,
+                   const candidate_result* baseline = nullptr);
+
+// True when every input and cotangent of the case is exact in the dtype (its `exact_in`).
+bool exact_in(const cases::test_case& c, const std::string& dtype);
+
+} // namespace gradspec::checkers

@@ -1,0 +1,45 @@
+// What a candidate produced: a result file ("gradspec-results/1") or adapter response lines (the
+// handshake line first, then one {"id", "outputs", "gradients"} or {"id", "error"} per line).
+#pragma once
+
+#include "gradspec/cases/json_io.hpp"
+#include "gradspec/reference/tensor.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gradspec::checkers {
+
+using reference::shape_t;
+
+struct candidate_tensor {
+  shape_t shape;
+  std::vector<double> values; // float64 holds every float32, float16 and bfloat16 value exactly
+};
+
+struct candidate_result {
+  std::string id;
+  std::optional<std::string> error; // the candidate's own error message (or a crash, a timeout)
+  std::map<std::string, candidate_tensor> tensors; // "outputs.y", "gradients.x", "intermediates.weights"
+};
+
+struct implementation_info {
+  std::string name = "unknown", version, dtype;
+};
+
+struct result_set {
+  implementation_info implementation;
+  std::map<std::string, candidate_result> results; // by id
+};
+
+// Reads a result file or a JSON-lines response stream (detected from the first character: a
+// result file is one JSON object with "format"; response lines start with the handshake). Errors
+// are bad_input naming the file and the JSON path (or line).
+result_set read_results(const std::string& path);
+
+// One response object (a line of the adapter protocol or an entry of "results").
+candidate_result parse_response(const cases::json& response, const std::string& path);
+
+} // namespace gradspec::checkers

@@ -1,0 +1,60 @@
+// Options shared by check and run: dtype, tolerances, --json, output.
+#pragma once
+
+#include "gradspec/cases/json_io.hpp"
+#include "gradspec/checkers/summary.hpp"
+#include "gradspec/errors.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace gradspec::cli {
+
+struct check_options {
+  std::string dtype, json_path;
+  std::optional<double> atol, rtol;
+  std::vector<std::string> op_tolerances;
+  bool require_all = false, quiet = false, verbose = false;
+
+  void add(CLI::App& app) {
+    app.add_option("--dtype", dtype, "the candidate's dtype: float64, float32, bfloat16, float16 (default: the result file's, else float64)");
+    app.add_option("--atol", atol, "fixed absolute tolerance (replaces the default policy)");
+    app.add_option("--rtol", rtol, "fixed relative tolerance (replaces the default policy)");
+    app.add_option("--op-tolerance", op_tolerances, "per-op override OP=ATOL:RTOL (repeatable)");
+    app.add_flag("--require-all", require_all, "skipped cases fail the run");
+    app.add_option("--json", json_path, "write the machine-readable summary (gradspec-check/1) here");
+    app.add_flag("--quiet", quiet, "no table on stdout");
+    app.add_flag("--verbose", verbose, "list passing cases too");
+  }
+
+  checkers::policy make_policy(const std::string& result_dtype) const {
+    checkers::policy p;
+    p.dtype = !dtype.empty() ? dtype : !result_dtype.empty() ? result_dtype : "float64";
+    checkers::dtype_named(p.dtype);
+    if (atol || rtol) p.fixed = checkers::tolerance{atol.value_or(0), rtol.value_or(0)};
+    for (const auto& spec : op_tolerances) {
+      const auto eq = spec.find('='), colon = spec.find(':');
+      if (eq == std::string::npos || colon == std::string::npos || colon < eq)
+        throw bad_input("--op-tolerance", "expected OP=ATOL:RTOL, got \"" + spec + "\"");
+      char* end = nullptr;
+      const std::string a = spec.substr(eq + 1, colon - eq - 1), r = spec.substr(colon + 1);
+      const double av = std::strtod(a.c_str(), &end);
+      if (end != a.c_str() + a.size()) throw bad_input("--op-tolerance", "bad ATOL in \"" + spec + "\"");
+      const double rv = std::strtod(r.c_str(), &end);
+      if (end != r.c_str() + r.size()) throw bad_input("--op-tolerance", "bad RTOL in \"" + spec + "\"");
+      p.per_op[spec.substr(0, eq)] = {av, rv};
+    }
+    p.require_all = require_all;
+    return p;
+  }
+
+  void report(const checkers::implementation_info& impl, const checkers::policy& p,
+              const std::vector<checkers::case_finding>& findings) const {
+    if (!quiet) checkers::print_summary(std::cout, impl, p, findings, verbose);
+    if (!json_path.empty()) cases::write_file_atomically(json_path, cases::to_text(checkers::summary_json(impl, p, findings)));
+  }
+};
+
+} // namespace gradspec::cli
