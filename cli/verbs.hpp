@@ -19,6 +19,7 @@ verb ops_verb();
 verb gen_verb();
 verb verify_verb();
 verb check_verb();
+verb run_verb();
 
 // The .json files of a folder (sorted), or the file itself.
 std::vector<std::string> case_files_under(const std::string& path);

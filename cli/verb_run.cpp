@@ -1,0 +1,147 @@
+// gradspec run --suite PATH --adapter CMD --dtype D: drives an implementation through the adapter
+// protocol, then checks it. --emit-requests FILE writes the request lines instead (offline use).
+#include "verbs.hpp"
+
+#include "check_options.hpp"
+#include "gradspec/checkers/adapter.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <unistd.h>
+
+namespace gradspec::cli {
+
+namespace {
+
+struct options {
+  std::string suite, adapter, results, emit, log;
+  double timeout = 60;
+  check_options check;
+};
+
+std::string number_text(double v) {
+  if (std::isnan(v)) return "\"nan\"";
+  if (std::isinf(v)) return v > 0 ? "\"inf\"" : "\"-inf\"";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// The collected responses as a result file ("gradspec-results/1").
+std::string result_file_text(const checkers::implementation_info& impl, const std::vector<checkers::candidate_result>& results) {
+  std::string out = "{\n  \"format\": \"gradspec-results/1\",\n  \"implementation\": " +
+                    cases::json({{"name", impl.name}, {"version", impl.version}, {"dtype", impl.dtype}}).dump() + ",\n  \"results\": [";
+  bool first_result = true;
+  for (const auto& r : results) {
+    out += first_result ? "\n    " : ",\n    ";
+    first_result = false;
+    out += "{\"id\": " + cases::json(r.id).dump();
+    if (r.error) {
+      out += ", \"error\": " + cases::json(*r.error).dump() + "}";
+      continue;
+    }
+    for (const char* group : {"outputs", "gradients", "intermediates"}) {
+      const std::string prefix = std::string(group) + ".";
+      std::string body;
+      for (const auto& [name, t] : r.tensors) {
+        if (name.rfind(prefix, 0) != 0) continue;
+        body += body.empty() ? "" : ", ";
+        body += cases::json(name.substr(prefix.size())).dump() + ": {\"shape\": " + cases::json(t.shape).dump() + ", \"values\": [";
+        for (std::size_t i = 0; i < t.values.size(); ++i) body += (i ? ", " : "") + number_text(t.values[i]);
+        body += "]}";
+      }
+      if (!body.empty()) out += ", \"" + std::string(group) + "\": {" + body + "}";
+    }
+    out += "}";
+  }
+  return out + "\n  ]\n}\n";
+}
+
+int run(const options& o) {
+  checkers::policy p = o.check.make_policy("");
+  std::vector<cases::case_file> files;
+  for (const auto& f : case_files_under(o.suite)) files.push_back(cases::read_case_file(f));
+
+  if (!o.emit.empty()) {
+    std::string text;
+    std::size_t n = 0;
+    for (const auto& f : files)
+      for (const auto& c : f.cases)
+        if (checkers::exact_in(c, p.dtype)) {
+          text += checkers::request_line(c, p.dtype) + "\n";
+          ++n;
+        }
+    cases::write_file_atomically(o.emit, text);
+    if (!o.check.quiet) std::cerr << "gradspec: wrote " << n << " request line(s) to " << o.emit << "\n";
+    return 0;
+  }
+  if (o.adapter.empty()) throw bad_input("--adapter", "give --adapter 'COMMAND' (or --emit-requests FILE)");
+
+  checkers::adapter_process adapter(o.adapter, o.timeout, o.log);
+  const checkers::handshake h = adapter.start();
+  if (!h.dtypes.count(p.dtype)) throw bad_input("--dtype", "the adapter does not support " + p.dtype);
+  checkers::implementation_info impl = h.implementation;
+  impl.dtype = p.dtype;
+
+  std::size_t total = 0, done = 0;
+  for (const auto& f : files) total += f.cases.size();
+  const bool bar = !o.check.quiet && ::isatty(2);
+  std::vector<checkers::case_finding> findings;
+  std::vector<checkers::candidate_result> responses;
+  for (const auto& f : files) {
+    for (const auto& c : f.cases) {
+      ++done;
+      if (bar) std::fprintf(stderr, "\r%zu/%zu cases", done, total);
+      checkers::case_finding skipped{c.id, c.op, "skipped", "", {}, 0};
+      if (!h.ops.count(c.op)) {
+        skipped.reason = "op not supported by the adapter";
+        findings.push_back(skipped);
+        continue;
+      }
+      if (!checkers::exact_in(c, p.dtype)) {
+        skipped.reason = "inputs not exact in " + p.dtype;
+        findings.push_back(skipped);
+        continue;
+      }
+      checkers::candidate_result r;
+      try {
+        adapter.start();
+        r = adapter.ask(c.id, checkers::request_line(c, p.dtype));
+      } catch (const std::runtime_error& e) {
+        r.id = c.id;
+        r.error = e.what();
+      }
+      try {
+        findings.push_back(checkers::judge(c, &r, p));
+      } catch (const bad_input& e) {
+        throw e.in_file(f.path);
+      }
+      responses.push_back(std::move(r));
+    }
+  }
+  if (bar) std::fprintf(stderr, "\n");
+  adapter.stop();
+  if (!o.results.empty()) cases::write_file_atomically(o.results, result_file_text(impl, responses));
+  if (adapter.restarts() && !o.check.quiet) std::cerr << "gradspec: the adapter was restarted " << adapter.restarts() << " time(s)\n";
+  o.check.report(impl, p, findings);
+  return checkers::exit_code(findings, p);
+}
+
+} // namespace
+
+verb run_verb() {
+  return {"run", "drive an implementation through the adapter protocol, then check it", [](CLI::App& app) {
+            auto o = std::make_shared<options>();
+            app.add_option("--suite", o->suite, "golden case file or folder")->required();
+            app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
+            app.add_option("--timeout", o->timeout, "seconds per case (and for the handshake)")->check(CLI::PositiveNumber);
+            app.add_option("--results", o->results, "also write the candidate's results here (gradspec-results/1)");
+            app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter");
+            app.add_option("--adapter-log", o->log, "append the adapter's stderr here (default: passed through)");
+            o->check.add(app);
+            return std::function<int()>([o] { return run(*o); });
+          }};
+}
+
+} // namespace gradspec::cli
