@@ -1,0 +1,835 @@
+#!/usr/bin/python3
+"""gradspec adapter for PyTorch (written against Debian's python3-torch 1.13).
+
+Speaks the adapter protocol of ../../../shared/design/CONTRACT.md ("gradspec-adapter/1") over
+stdin/stdout, one JSON object per line:
+
+    adapter -> {"adapter": "gradspec-adapter/1", "implementation": {...}, "dtypes": [...], "ops": [...]}
+    gradspec -> {"id", "op", "params", "inputs", "cotangents", "dtype"}
+    adapter -> {"id", "outputs", "gradients", "intermediates"}   or   {"id", "error": "message"}
+
+Every op is computed on the CPU in the requested dtype with PyTorch's own library functions, called
+the way a user calls them (F.linear, F.layer_norm, F.multi_head_attention_forward,
+nn.TransformerEncoderLayer, ...), after converting gradspec's layouts to PyTorch's (our linear
+weights are [in, out], nn.Linear's are [out, in]). Gradients are vector-Jacobian products from
+torch.autograd.grad with the request's cotangents.
+
+Attention rows whose keys are all masked get current PyTorch's "safe softmax" (zero row, zero
+gradients, as SDPA in PyTorch >= 2.5) unless GRADSPEC_TORCH_UNSAFE_SOFTMAX=1, which shows 1.13's
+raw behaviour (NaN). See README.md next to this file.
+"""
+
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PROTOCOL = "gradspec-adapter/1"
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}
+UNSAFE_SOFTMAX = os.environ.get("GRADSPEC_TORCH_UNSAFE_SOFTMAX", "") == "1"
+NEG_INF = float("-inf")
+
+# Inputs that are never differentiated even though they are real (the additive attention mask).
+NO_GRAD_INPUTS = {"mask"}
+REQUIRED = object()  # sentinel: a param or input without a default
+
+
+class BadRequest(Exception):
+    """A request gradspec (or a user) got wrong: answered with {"id", "error"}."""
+
+
+# --------------------------------------------------------------------------------------------
+# Request decoding and reply encoding
+# --------------------------------------------------------------------------------------------
+
+def decode_number(v, where):
+    """A JSON number, or one of the strings "inf", "-inf", "nan" (decimal strings are accepted too)."""
+    if isinstance(v, bool):
+        raise BadRequest(f"{where}: expected a number, got {json.dumps(v)}")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    raise BadRequest(f"{where}: expected a number or \"inf\"/\"-inf\"/\"nan\", got {json.dumps(v)}")
+
+
+def decode_tensor(where, obj, dtype):
+    """{"shape", "values"[, "dtype": "int64"]} -> a torch tensor (int64, or the compute dtype).
+
+    Real values go through float64 first: they are exact there, and exact in `dtype` whenever the
+    case's `exact_in` lists it (otherwise .to() rounds to nearest even, as any user's code would).
+    """
+    if not isinstance(obj, dict) or "shape" not in obj or "values" not in obj:
+        raise BadRequest(f"{where}: expected an object with \"shape\" and \"values\"")
+    shape, values = obj["shape"], obj["values"]
+    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                              for n in shape):
+        raise BadRequest(f"{where}/shape: expected a list of non-negative integers")
+    if not isinstance(values, list):
+        raise BadRequest(f"{where}/values: expected a list")
+    if len(values) != math.prod(shape):
+        raise BadRequest(f"{where}: shape {shape} holds {math.prod(shape)} values, got {len(values)}")
+    kind = obj.get("dtype")
+    if kind == "int64":
+        ints = []
+        for i, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+                raise BadRequest(f"{where}/values/{i}: expected an integer, got {json.dumps(v)}")
+            ints.append(int(v))
+        return torch.tensor(ints, dtype=torch.int64).reshape(shape)
+    if kind is not None and kind not in DTYPES:
+        raise BadRequest(f"{where}/dtype: unsupported \"{kind}\" (int64 or a real dtype)")
+    reals = [decode_number(v, f"{where}/values/{i}") for i, v in enumerate(values)]
+    return torch.tensor(reals, dtype=torch.float64).reshape(shape).to(dtype)
+
+
+def encode_value(x):
+    if math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def encode_tensor(t):
+    """A tensor -> {"shape", "values"}: every value exactly (float32 and bfloat16 widen exactly to
+    float64, and Python prints the shortest decimal that reads back to the same double)."""
+    t = t.detach()
+    values = t.reshape(-1).tolist() if t.dtype == torch.int64 else t.to(torch.float64).reshape(-1).tolist()
+    return {"shape": list(t.shape), "values": [encode_value(float(v)) for v in values]}
+
+
+class Request:
+    """One decoded request. Ops read their inputs and params through it; whatever an op never read
+    is reported as unexpected, so a misspelt name is an error rather than silently ignored."""
+
+    def __init__(self, msg):
+        self.op = msg.get("op")
+        dtype_name = msg.get("dtype", "float64")
+        if dtype_name not in DTYPES:
+            raise BadRequest(f"dtype: unsupported \"{dtype_name}\" (supported: {', '.join(DTYPES)})")
+        self.dtype = DTYPES[dtype_name]
+        self.params = msg.get("params") or {}
+        raw_inputs = msg.get("inputs") or {}
+        raw_cots = msg.get("cotangents") or {}
+        for key, val in (("params", self.params), ("inputs", raw_inputs), ("cotangents", raw_cots)):
+            if not isinstance(val, dict):
+                raise BadRequest(f"{key}: expected an object")
+        self.inputs = {n: decode_tensor(f"inputs/{n}", v, self.dtype) for n, v in raw_inputs.items()}
+        self.cotangents = {n: decode_tensor(f"cotangents/{n}", v, self.dtype) for n, v in raw_cots.items()}
+        # Every real input except the mask becomes an autograd leaf.
+        self.leaves = {}
+        for name, t in self.inputs.items():
+            if t.is_floating_point() and name.split(".")[-1] not in NO_GRAD_INPUTS:
+                t.requires_grad_(True)
+                self.leaves[name] = t
+        self.used_inputs, self.used_params = set(), set()
+
+    # -- inputs
+    def input(self, name, integer=False):
+        """A required input."""
+        if name not in self.inputs:
+            raise BadRequest(f"inputs/{name}: missing")
+        return self.optional(name, integer)
+
+    def optional(self, name, integer=False):
+        """An optional input, or None."""
+        if name not in self.inputs:
+            return None
+        self.used_inputs.add(name)
+        t = self.inputs[name]
+        if integer and t.dtype != torch.int64:
+            raise BadRequest(f"inputs/{name}: expected an integer tensor (\"dtype\": \"int64\")")
+        if not integer and t.dtype == torch.int64:
+            raise BadRequest(f"inputs/{name}: expected a real tensor, got int64")
+        return t
+
+    # -- params
+    def _param(self, name, default):
+        self.used_params.add(name)
+        if name in self.params:
+            return self.params[name]
+        if default is REQUIRED:
+            raise BadRequest(f"params/{name}: missing")
+        return default
+
+    def p_int(self, name, default=REQUIRED, minimum=None):
+        v = self._param(name, default)
+        if v is None:
+            return None
+        if isinstance(v, float) and v == int(v):
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise BadRequest(f"params/{name}: expected an integer, got {json.dumps(v)}")
+        if minimum is not None and v < minimum:
+            raise BadRequest(f"params/{name}: must be at least {minimum}, got {v}")
+        return v
+
+    def p_real(self, name, default=REQUIRED):
+        v = self._param(name, default)
+        return None if v is None else decode_number(v, f"params/{name}")
+
+    def p_bool(self, name, default=REQUIRED):
+        v = self._param(name, default)
+        if not isinstance(v, bool):
+            raise BadRequest(f"params/{name}: expected true or false, got {json.dumps(v)}")
+        return v
+
+    def p_choice(self, name, choices, default=REQUIRED):
+        v = self._param(name, default)
+        if v not in choices:
+            raise BadRequest(f"params/{name}: expected one of {', '.join(map(json.dumps, choices))}, got {json.dumps(v)}")
+        return v
+
+    def check_all_used(self):
+        extra_inputs = sorted(set(self.inputs) - self.used_inputs)
+        if extra_inputs:
+            raise BadRequest(f"inputs: unexpected for {self.op}: {', '.join(extra_inputs)}")
+        extra_params = sorted(set(self.params) - self.used_params)
+        if extra_params:
+            raise BadRequest(f"params: unexpected for {self.op}: {', '.join(extra_params)}")
+
+
+class Result:
+    """What an op function returns: outputs and intermediates by name, and, for ops that run an
+    nn.Module, the Binding that maps the module's parameter gradients back to our input names."""
+
+    def __init__(self, outputs, intermediates=None, binding=None):
+        self.outputs = outputs
+        self.intermediates = intermediates or {}
+        self.binding = binding
+
+
+# --------------------------------------------------------------------------------------------
+# Layout conversion between gradspec's weights and nn.Module parameters
+# --------------------------------------------------------------------------------------------
+
+class Binding:
+    """Copies our weights into a module's parameters and maps the parameters' gradients back.
+
+    Each rule names one module parameter and the input(s) it is made of:
+      "same"          parameter = input                          (LayerNorm weight/bias, biases)
+      "transpose"     parameter = inputᵀ                         (nn.Linear.weight is [out, in])
+      "packed_weight" parameter = cat([w_qᵀ, w_kᵀ, w_vᵀ], dim=0)  (MultiheadAttention.in_proj_weight)
+      "packed_bias"   parameter = cat([b_q, b_k, b_v])           (MultiheadAttention.in_proj_bias)
+    The gradient goes back the same way: transposed, or split in three equal row blocks.
+    """
+
+    def __init__(self, module):
+        self.module = module
+        self.rules = []  # (parameter name, kind, [our input names])
+
+    def add(self, param, kind, names):
+        self.rules.append((param, kind, names))
+
+    def load(self, req):
+        """Copy the request's inputs into the module (no autograd history: the module's parameters
+        are the leaves PyTorch differentiates, as in a user's training step)."""
+        params = dict(self.module.named_parameters())
+        bound = {p for p, _, _ in self.rules}
+        if bound != set(params):
+            raise RuntimeError(f"internal: binding covers {sorted(bound ^ set(params))} wrongly")
+        with torch.no_grad():
+            for pname, kind, names in self.rules:
+                src = [req.input(n) for n in names]
+                if kind == "same":
+                    value = src[0]
+                elif kind == "transpose":
+                    value = _matrix(names[0], src[0]).t()
+                elif kind == "packed_weight":
+                    value = torch.cat([_matrix(n, s).t() for n, s in zip(names, src)], dim=0)
+                else:  # packed_bias
+                    value = torch.cat(src)
+                if tuple(value.shape) != tuple(params[pname].shape):
+                    raise BadRequest(f"inputs/{names[0]}: shape {list(src[0].shape)} does not fit PyTorch's "
+                                     f"{pname} {list(params[pname].shape)} (model width and hidden size "
+                                     f"follow from the other inputs)")
+                params[pname].copy_(value)
+
+    def parameters(self):
+        params = dict(self.module.named_parameters())
+        return [params[p] for p, _, _ in self.rules]
+
+    def collect(self, grads):
+        """Gradients of parameters() (same order) -> {our input name: gradient in our layout}."""
+        out = {}
+        for (pname, kind, names), g in zip(self.rules, grads):
+            if kind == "same":
+                out[names[0]] = g
+            elif kind == "transpose":
+                out[names[0]] = g.t()
+            elif kind == "packed_weight":
+                out.update({n: c.t() for n, c in zip(names, g.chunk(3, dim=0))})
+            else:
+                out.update(zip(names, g.chunk(3)))
+        return out
+
+
+def _matrix(name, t):
+    if t.dim() != 2:
+        raise BadRequest(f"inputs/{name}: expected a matrix, got shape {list(t.shape)}")
+    return t
+
+
+def bind_attention(b, module_prefix, our_prefix):
+    """nn.MultiheadAttention <- {w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o} (ours [in, out])."""
+    b.add(module_prefix + "in_proj_weight", "packed_weight", [our_prefix + n for n in ("w_q", "w_k", "w_v")])
+    b.add(module_prefix + "in_proj_bias", "packed_bias", [our_prefix + n for n in ("b_q", "b_k", "b_v")])
+    b.add(module_prefix + "out_proj.weight", "transpose", [our_prefix + "w_o"])
+    b.add(module_prefix + "out_proj.bias", "same", [our_prefix + "b_o"])
+
+
+def bind_norm(b, module_prefix, our_prefix):
+    """nn.LayerNorm <- {gamma, beta}."""
+    b.add(module_prefix + "weight", "same", [our_prefix + "gamma"])
+    b.add(module_prefix + "bias", "same", [our_prefix + "beta"])
+
+
+def bind_feed_forward(b, module_prefix, our_prefix):
+    """linear1, linear2 of a Transformer*Layer <- {w1 [C, F], b1, w2 [F, C], b2}."""
+    b.add(module_prefix + "linear1.weight", "transpose", [our_prefix + "w1"])
+    b.add(module_prefix + "linear1.bias", "same", [our_prefix + "b1"])
+    b.add(module_prefix + "linear2.weight", "transpose", [our_prefix + "w2"])
+    b.add(module_prefix + "linear2.bias", "same", [our_prefix + "b2"])
+
+
+def bind_encoder_layer(b, module_prefix, our_prefix):
+    """nn.TransformerEncoderLayer: self_attn <- attn., norm1 <- ln1., linear1/2 <- ffn., norm2 <- ln2."""
+    bind_attention(b, module_prefix + "self_attn.", our_prefix + "attn.")
+    bind_norm(b, module_prefix + "norm1.", our_prefix + "ln1.")
+    bind_feed_forward(b, module_prefix, our_prefix + "ffn.")
+    bind_norm(b, module_prefix + "norm2.", our_prefix + "ln2.")
+
+
+def bind_decoder_layer(b, module_prefix, our_prefix):
+    """nn.TransformerDecoderLayer: self_attn <- self_attn., norm1 <- ln1., multihead_attn <- cross_attn.,
+    norm2 <- ln2., linear1/2 <- ffn., norm3 <- ln3."""
+    bind_attention(b, module_prefix + "self_attn.", our_prefix + "self_attn.")
+    bind_norm(b, module_prefix + "norm1.", our_prefix + "ln1.")
+    bind_attention(b, module_prefix + "multihead_attn.", our_prefix + "cross_attn.")
+    bind_norm(b, module_prefix + "norm2.", our_prefix + "ln2.")
+    bind_feed_forward(b, module_prefix, our_prefix + "ffn.")
+    bind_norm(b, module_prefix + "norm3.", our_prefix + "ln3.")
+
+
+# --------------------------------------------------------------------------------------------
+# Shared pieces
+# --------------------------------------------------------------------------------------------
+
+# feed_forward's functional activations, and what nn.Transformer*Layer takes for them (1.13 knows
+# only the strings "relu" and "gelu"; anything else is a callable).
+ACTIVATIONS = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+    "silu": F.silu,
+}
+MODULE_ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_tanh": ACTIVATIONS["gelu_tanh"], "silu": F.silu}
+
+
+def flatten_batch(t, name):
+    """[..., T, C] -> ([B, T, C], leading shape): PyTorch's modules take exactly one batch axis
+    (zero leading axes become B = 1)."""
+    if t.dim() < 2:
+        raise BadRequest(f"inputs/{name}: expected [..., T, C], got shape {list(t.shape)}")
+    return t.reshape(-1, *t.shape[-2:]), t.shape[:-2]
+
+
+def check_heads(c, heads):
+    if c % heads:
+        raise BadRequest(f"params/heads: {heads} does not divide C = {c}")
+
+
+def same_leading(x, memory, x_name="x", memory_name="memory"):
+    if memory.dim() != x.dim() or memory.shape[:-2] != x.shape[:-2] or memory.shape[-1] != x.shape[-1]:
+        raise BadRequest(f"inputs/{memory_name}: shape {list(memory.shape)} must have the leading axes and "
+                         f"width of {x_name} {list(x.shape)}")
+
+
+def additive_mask(mask, causal, tq, tk, dtype):
+    """The float [Tq, Tk] attn_mask PyTorch's MultiheadAttention takes: our additive mask (or 0)
+    with -inf where causal hides a key (key j > query i), as generate_square_subsequent_mask."""
+    if causal and tq != tk:
+        raise BadRequest(f"params/causal: needs T_q == T_k, got {tq} and {tk}")
+    if mask is not None and tuple(mask.shape) != (tq, tk):
+        raise BadRequest(f"inputs/mask: expected shape [{tq}, {tk}], got {list(mask.shape)}")
+    if mask is None and not causal:
+        return None
+    m = mask.detach().clone() if mask is not None else torch.zeros(tq, tk, dtype=dtype)
+    if causal:
+        m = m.masked_fill(torch.ones(tq, tk, dtype=torch.bool).triu(1), NEG_INF)
+    return m
+
+
+def fully_masked_rows(mask):
+    """[Tq, 1] bool: the query rows whose every key the additive mask hides, or None if there are none."""
+    if mask is None:
+        return None
+    dead = torch.isneginf(mask).all(dim=-1, keepdim=True)
+    return dead if bool(dead.any()) else None
+
+
+def safe_mha_forward(mha):
+    """Give an nn.MultiheadAttention current PyTorch's safe softmax for fully masked query rows.
+
+    1.13 computes softmax over a row of -inf and gets NaN, which then poisons every gradient. The fix
+    as a user would write it around the module: give the dead rows a finite (zero) mask so that
+    1.13 computes something finite, then replace those rows of the output by what a zero attention
+    row gives, out_proj.bias (zero concat · w_o + b_o). torch.where sends those rows' cotangent to
+    the bias only, so q, k, v, the projections and x get exactly zero from them: no NaN anywhere.
+    Off when GRADSPEC_TORCH_UNSAFE_SOFTMAX=1. Module outputs are batch first here: [B, Tq, C].
+    """
+    plain = mha.forward
+
+    def forward(query, key, value, **kwargs):
+        dead = None if UNSAFE_SOFTMAX else fully_masked_rows(kwargs.get("attn_mask"))
+        if dead is None:
+            return plain(query, key, value, **kwargs)
+        kwargs["attn_mask"] = kwargs["attn_mask"].masked_fill(dead, 0.0)
+        out, weights = plain(query, key, value, **kwargs)
+        return torch.where(dead, mha.out_proj.bias, out), weights
+
+    mha.forward = forward  # an instance attribute: Module.__call__ finds it before the class method
+
+
+def capture(module, what, store, key):
+    """Forward hook that keeps a module's output (what="output") or first input ("input")."""
+    def hook(mod, args, output):
+        store[key] = output if what == "output" else args[0]
+    module.register_forward_hook(hook)
+
+
+def sinusoid_table(length, d_model, base, offset, dtype):
+    """The PyTorch tutorial's PositionalEncoding, computed in `dtype`:
+        position = arange(length) (+ offset); div_term = exp(arange(0, d, 2) · (-ln(base) / d))
+        pe[:, 0::2] = sin(position · div_term); pe[:, 1::2] = cos(position · div_term)
+    which is PE(pos, 2i) = sin(pos / base^(2i/d)), PE(pos, 2i+1) = cos(...). The tutorial assumes an
+    even d_model; for odd d the cos columns take the first d // 2 angles, so the last column is a sin.
+    """
+    position = (torch.arange(length) + offset).to(dtype).unsqueeze(1)               # [T, 1]
+    div_term = torch.exp(torch.arange(0, d_model, 2).to(dtype) * (-math.log(base) / d_model))  # [ceil(d/2)]
+    angle = position * div_term                                                      # [T, ceil(d/2)]
+    pe = torch.zeros(length, d_model, dtype=dtype)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return pe
+
+
+# --------------------------------------------------------------------------------------------
+# The ops, one function each (catalogue v1). Each reads its inputs and params from the request and
+# returns a Result; the driver below differentiates the outputs.
+# --------------------------------------------------------------------------------------------
+
+def op_linear(r):
+    # y[..., O] = x[..., I]·w[I, O] + b[O]; nn.Linear's weight is [O, I] = wᵀ.
+    x, w, b = r.input("x"), r.input("w"), r.input("b")
+    return Result({"y": F.linear(x, _matrix("w", w).t(), b)})
+
+
+def op_embedding(r):
+    # y[..., C] = table[ids] · s, s = 1 or sqrt(C) (the tutorial's TokenEmbedding: * math.sqrt(C)).
+    ids, table = r.input("ids", integer=True), r.input("table")
+    scale = r.p_choice("scale", ["none", "sqrt_d"], "none")
+    y = F.embedding(ids, _matrix("table", table))
+    if scale == "sqrt_d":
+        y = y * math.sqrt(table.shape[1])
+    return Result({"y": y})
+
+
+def op_positional_encoding(r):
+    length = r.p_int("length", minimum=0)
+    d_model = r.p_int("d_model", minimum=1)
+    base = r.p_real("base", 10000.0)
+    offset = r.p_int("offset", 0, minimum=0)
+    return Result({"pe": sinusoid_table(length, d_model, base, offset, r.dtype)})
+
+
+def op_softmax(r):
+    # Plain F.softmax: a row of all -inf gives NaN in PyTorch (the contract's safe softmax is
+    # applied only inside attention, where PyTorch >= 2.5 applies it).
+    return Result({"y": F.softmax(r.input("x"), dim=-1)})
+
+
+def op_log_softmax(r):
+    return Result({"y": F.log_softmax(r.input("x"), dim=-1)})
+
+
+def op_relu(r):
+    return Result({"y": F.relu(r.input("x"))})
+
+
+def op_gelu(r):
+    approximate = r.p_choice("approximate", ["none", "tanh"], "none")
+    return Result({"y": F.gelu(r.input("x"), approximate=approximate)})
+
+
+def op_silu(r):
+    return Result({"y": F.silu(r.input("x"))})
+
+
+def op_layer_norm(r):
+    x, gamma, beta = r.input("x"), r.input("gamma"), r.input("beta")
+    eps = r.p_real("eps", 1e-5)
+    y = F.layer_norm(x, (x.shape[-1],), gamma, beta, eps)
+    # mean and rstd as PyTorch's own kernel keeps them (F.layer_norm calls native_layer_norm).
+    with torch.no_grad():
+        _, mean, rstd = torch.native_layer_norm(x, (x.shape[-1],), gamma, beta, eps)
+    return Result({"y": y}, {"mean": mean.squeeze(-1), "rstd": rstd.squeeze(-1)})
+
+
+def op_rms_norm(r):
+    # 1.13 has no F.rms_norm (added in 2.4); the usual hand-written module (LLaMA's RMSNorm).
+    x, gamma = r.input("x"), r.input("gamma")
+    eps = r.p_real("eps", 1e-6)
+    rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    return Result({"y": x * rstd * gamma}, {"rstd": rstd.detach().squeeze(-1)})
+
+
+def op_attention(r):
+    """The math path of scaled_dot_product_attention (1.13 has no F.scaled_dot_product_attention):
+        scores = q @ kᵀ · scale, + finite mask values, masked_fill(-inf) where the mask is -inf or
+        causality hides the key; weights = softmax(scores); out = weights @ v.
+    Rows with every key masked: safe softmax (zero weights, hence zero output and gradients), done
+    with torch.where so that no NaN exists even in the backward pass (PyTorch >= 2.5's _safe_softmax
+    semantics). GRADSPEC_TORCH_UNSAFE_SOFTMAX=1 uses plain F.softmax (NaN rows)."""
+    q, k, v = r.input("q"), r.input("k"), r.input("v")
+    mask = r.optional("mask")
+    causal = r.p_bool("causal", False)
+    scale = r.p_real("scale", None)
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise BadRequest("inputs: q, k, v must be [..., T, D]")
+    tq, tk = q.shape[-2], k.shape[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    scores = q @ k.transpose(-2, -1) * scale
+    hidden = torch.zeros(tq, tk, dtype=torch.bool)
+    if mask is not None:
+        if tuple(mask.shape) != (tq, tk):
+            raise BadRequest(f"inputs/mask: expected shape [{tq}, {tk}], got {list(mask.shape)}")
+        hidden = torch.isneginf(mask)
+        scores = scores + mask.masked_fill(hidden, 0.0)
+    if causal:
+        if tq != tk:
+            raise BadRequest(f"params/causal: needs T_q == T_k, got {tq} and {tk}")
+        hidden = hidden | torch.ones(tq, tk, dtype=torch.bool).triu(1)
+    if bool(hidden.any()):
+        scores = scores.masked_fill(hidden, NEG_INF)
+    if UNSAFE_SOFTMAX:
+        weights = F.softmax(scores, dim=-1)
+    else:
+        dead = (scores == NEG_INF).all(dim=-1, keepdim=True)
+        zeros = torch.zeros_like(scores)
+        weights = torch.where(dead, zeros, F.softmax(torch.where(dead, zeros, scores), dim=-1))
+    out = weights @ v
+    return Result({"out": out}, {"scores": scores.detach(), "weights": weights.detach()})
+
+
+def op_multi_head_attention(r):
+    """F.multi_head_attention_forward (what nn.MultiheadAttention runs), inputs as [T, B, C].
+    in_proj_weight = cat([w_qᵀ, w_kᵀ, w_vᵀ]) is built from our leaves, so autograd returns our
+    gradients directly. Fully masked rows: see safe_mha_forward (same fix, outside the function)."""
+    x, memory = r.input("x"), r.optional("memory")
+    w = {n: r.input(n) for n in ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o")}
+    mask = r.optional("mask")
+    heads = r.p_int("heads", minimum=1)
+    causal = r.p_bool("causal", False)
+    x3, lead = flatten_batch(x, "x")
+    tq, c = x3.shape[1], x3.shape[2]
+    check_heads(c, heads)
+    query = x3.transpose(0, 1)                                    # [Tq, B, C]
+    if memory is None:
+        key = value = query                                       # self-attention: same tensor
+    else:
+        same_leading(x, memory)
+        key = value = flatten_batch(memory, "memory")[0].transpose(0, 1)  # [Tk, B, C]
+    attn_mask = additive_mask(mask, causal, tq, key.shape[0], r.dtype)
+    dead = None if UNSAFE_SOFTMAX else fully_masked_rows(attn_mask)
+    if dead is not None:
+        attn_mask = attn_mask.masked_fill(dead, 0.0)
+    in_proj_weight = torch.cat([_matrix(n, w[n]).t() for n in ("w_q", "w_k", "w_v")], dim=0)
+    in_proj_bias = torch.cat([w["b_q"], w["b_k"], w["b_v"]])
+    y, _ = F.multi_head_attention_forward(
+        query, key, value, c, heads, in_proj_weight, in_proj_bias,
+        None, None, False, 0.0, _matrix("w_o", w["w_o"]).t(), w["b_o"],
+        training=True, need_weights=False, attn_mask=attn_mask)  # y [Tq, B, C]
+    if dead is not None:
+        y = torch.where(dead.unsqueeze(-1), w["b_o"], y)         # dead [Tq, 1, 1]
+    return Result({"y": y.transpose(0, 1).reshape(*lead, tq, c)})
+
+
+def op_feed_forward(r):
+    # y = act(x·w1 + b1)·w2 + b2 as F.linear (weights transposed to [out, in]).
+    x, w1, b1, w2, b2 = (r.input(n) for n in ("x", "w1", "b1", "w2", "b2"))
+    act = ACTIVATIONS[r.p_choice("activation", list(ACTIVATIONS), "relu")]
+    hidden = act(F.linear(x, _matrix("w1", w1).t(), b1))
+    y = F.linear(hidden, _matrix("w2", w2).t(), b2)
+    return Result({"y": y}, {"hidden": hidden.detach()})
+
+
+def ignore_index_param(r):
+    """null ignores nothing: PyTorch's default -100, which no valid target equals."""
+    ii = r.p_int("ignore_index", None)
+    return -100 if ii is None else ii
+
+
+def op_cross_entropy(r):
+    # logits [N, V] (leading axes [..., V] flattened), targets [N] int64.
+    logits, targets = r.input("logits"), r.input("targets", integer=True)
+    reduction = r.p_choice("reduction", ["mean", "sum", "none"], "mean")
+    ignore_index = ignore_index_param(r)
+    label_smoothing = r.p_real("label_smoothing", 0.0)
+    if logits.dim() < 1 or tuple(targets.shape) != tuple(logits.shape[:-1]):
+        raise BadRequest(f"inputs/targets: shape {list(targets.shape)} must be logits' {list(logits.shape)} "
+                         f"without the last axis")
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction=reduction,
+                           ignore_index=ignore_index, label_smoothing=label_smoothing)
+    if reduction == "none":
+        loss = loss.reshape(targets.shape)
+    return Result({"loss": loss})
+
+
+def layer_options(r):
+    """The params encoder_layer, decoder_layer and transformer share."""
+    return dict(heads=r.p_int("heads", minimum=1), norm_first=r.p_bool("norm_first", False),
+                eps=r.p_real("eps", 1e-5),
+                activation=MODULE_ACTIVATIONS[r.p_choice("activation", list(ACTIVATIONS), "relu")])
+
+
+def sizes(r, x_name, w1_name):
+    """C from x's last axis, F from ffn.w1 [C, F]."""
+    c, w1 = r.input(x_name).shape[-1], _matrix(w1_name, r.input(w1_name))
+    return c, w1.shape[1]
+
+
+def op_encoder_layer(r):
+    """nn.TransformerEncoderLayer(batch_first=True, dropout=0), in train() mode: in eval() 1.13 may
+    take the fused inference fast path (torch._transformer_encoder_layer_fwd), which has no
+    backward. Dropout 0 makes train mode deterministic."""
+    x, mask = r.input("x"), r.optional("mask")
+    opt = layer_options(r)
+    causal = r.p_bool("causal", False)
+    c, f = sizes(r, "x", "ffn.w1")
+    check_heads(c, opt["heads"])
+    layer = nn.TransformerEncoderLayer(d_model=c, nhead=opt["heads"], dim_feedforward=f, dropout=0.0,
+                                       activation=opt["activation"], layer_norm_eps=opt["eps"],
+                                       batch_first=True, norm_first=opt["norm_first"], dtype=r.dtype)
+    layer.train()
+    binding = Binding(layer)
+    bind_encoder_layer(binding, "", "")
+    binding.load(r)
+    safe_mha_forward(layer.self_attn)
+    # h = the attention block's output: norm1's output (post-LN) or norm2's input (pre-LN).
+    seen = {}
+    capture(layer.norm2 if opt["norm_first"] else layer.norm1, "input" if opt["norm_first"] else "output", seen, "h")
+    x3, lead = flatten_batch(x, "x")
+    src_mask = additive_mask(mask, causal, x3.shape[1], x3.shape[1], r.dtype)
+    y = layer(x3, src_mask=src_mask)
+    return Result({"y": y.reshape(x.shape)}, {"h": seen["h"].detach().reshape(x.shape)}, binding)
+
+
+def op_decoder_layer(r):
+    """nn.TransformerDecoderLayer(batch_first=True, dropout=0) in train() mode, called as
+    layer(x, memory, tgt_mask=generate_square_subsequent_mask(T)) (causal self-attention, no
+    other masks; a causal row always sees its own key, so no row is fully masked)."""
+    x, memory = r.input("x"), r.input("memory")
+    same_leading(x, memory)
+    opt = layer_options(r)
+    c, f = sizes(r, "x", "ffn.w1")
+    check_heads(c, opt["heads"])
+    layer = nn.TransformerDecoderLayer(d_model=c, nhead=opt["heads"], dim_feedforward=f, dropout=0.0,
+                                       activation=opt["activation"], layer_norm_eps=opt["eps"],
+                                       batch_first=True, norm_first=opt["norm_first"], dtype=r.dtype)
+    layer.train()
+    binding = Binding(layer)
+    bind_decoder_layer(binding, "", "")
+    binding.load(r)
+    # h1, h2 = outputs of the self- and cross-attention blocks: norm1/norm2 outputs (post-LN) or
+    # norm2/norm3 inputs (pre-LN).
+    seen = {}
+    if opt["norm_first"]:
+        capture(layer.norm2, "input", seen, "h1")
+        capture(layer.norm3, "input", seen, "h2")
+    else:
+        capture(layer.norm1, "output", seen, "h1")
+        capture(layer.norm2, "output", seen, "h2")
+    x3, _ = flatten_batch(x, "x")
+    m3, _ = flatten_batch(memory, "memory")
+    t = x3.shape[1]
+    tgt_mask = nn.Transformer.generate_square_subsequent_mask(t).to(r.dtype)
+    y = layer(x3, m3, tgt_mask=tgt_mask)
+    inter = {k: v.detach().reshape(x.shape) for k, v in seen.items()}
+    return Result({"y": y.reshape(x.shape)}, inter, binding)
+
+
+def op_transformer(r):
+    """The PyTorch tutorial "Language Translation with nn.Transformer" (Seq2SeqTransformer):
+        src = F.embedding(src_ids, src_embed) · sqrt(C) + pe[:S];  tgt likewise with tgt_embed
+        dec = nn.Transformer(...)(src, tgt, tgt_mask=generate_square_subsequent_mask(T))
+        logits = F.linear(dec, out.wᵀ, out.b)
+        loss = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index, label_smoothing)
+    nn.Transformer always has the final encoder and decoder LayerNorms (enc_norm, dec_norm)."""
+    src_ids, tgt_ids = r.input("src_ids", integer=True), r.input("tgt_ids", integer=True)
+    labels = r.input("labels", integer=True)
+    src_embed, tgt_embed = _matrix("src_embed", r.input("src_embed")), _matrix("tgt_embed", r.input("tgt_embed"))
+    out_w, out_b = _matrix("out.w", r.input("out.w")), r.input("out.b")
+    layers = r.p_int("layers", minimum=1)
+    opt = layer_options(r)
+    embed_scale = r.p_choice("embed_scale", ["sqrt_d", "none"], "sqrt_d")
+    label_smoothing = r.p_real("label_smoothing", 0.0)
+    ignore_index = ignore_index_param(r)
+    if src_ids.dim() < 1 or tgt_ids.dim() < 1 or src_ids.shape[:-1] != tgt_ids.shape[:-1]:
+        raise BadRequest(f"inputs/tgt_ids: shape {list(tgt_ids.shape)} must have the leading axes of "
+                         f"src_ids {list(src_ids.shape)}")
+    if labels.shape != tgt_ids.shape:
+        raise BadRequest(f"inputs/labels: shape {list(labels.shape)} must equal tgt_ids' {list(tgt_ids.shape)}")
+    c = src_embed.shape[1]
+    f = _matrix("enc.0.ffn.w1", r.input("enc.0.ffn.w1")).shape[1]
+    check_heads(c, opt["heads"])
+    tr = nn.Transformer(d_model=c, nhead=opt["heads"], num_encoder_layers=layers, num_decoder_layers=layers,
+                        dim_feedforward=f, dropout=0.0, activation=opt["activation"], layer_norm_eps=opt["eps"],
+                        batch_first=True, norm_first=opt["norm_first"], dtype=r.dtype)
+    tr.train()
+    binding = Binding(tr)
+    for i in range(layers):
+        bind_encoder_layer(binding, f"encoder.layers.{i}.", f"enc.{i}.")
+        bind_decoder_layer(binding, f"decoder.layers.{i}.", f"dec.{i}.")
+    bind_norm(binding, "encoder.norm.", "enc_norm.")
+    bind_norm(binding, "decoder.norm.", "dec_norm.")
+    binding.load(r)
+    seen = {}
+    capture(tr.encoder, "output", seen, "memory")  # the normed encoder output cross-attention reads
+
+    lead = src_ids.shape[:-1]
+    s_len, t_len = src_ids.shape[-1], tgt_ids.shape[-1]
+    pe = sinusoid_table(max(s_len, t_len), c, 10000.0, 0, r.dtype)
+
+    def embed(ids, table, length):  # the tutorial's TokenEmbedding, then PositionalEncoding
+        e = F.embedding(ids.reshape(-1, length), table)
+        return (e * math.sqrt(c) if embed_scale == "sqrt_d" else e) + pe[:length]
+
+    src, tgt = embed(src_ids, src_embed, s_len), embed(tgt_ids, tgt_embed, t_len)
+    tgt_mask = nn.Transformer.generate_square_subsequent_mask(t_len).to(r.dtype)
+    dec = tr(src, tgt, tgt_mask=tgt_mask)
+    logits = F.linear(dec, out_w.t(), out_b)
+    v = logits.shape[-1]
+    loss = F.cross_entropy(logits.reshape(-1, v), labels.reshape(-1), ignore_index=ignore_index,
+                           label_smoothing=label_smoothing)
+    memory = seen["memory"].detach().reshape(*lead, s_len, c)
+    return Result({"loss": loss, "logits": logits.reshape(*lead, t_len, v)}, {"memory": memory}, binding)
+
+
+# The op catalogue, v1, in the contract's order: name -> function.
+OPS = {
+    "linear": op_linear,
+    "embedding": op_embedding,
+    "positional_encoding": op_positional_encoding,
+    "softmax": op_softmax,
+    "log_softmax": op_log_softmax,
+    "relu": op_relu,
+    "gelu": op_gelu,
+    "silu": op_silu,
+    "layer_norm": op_layer_norm,
+    "rms_norm": op_rms_norm,
+    "attention": op_attention,
+    "multi_head_attention": op_multi_head_attention,
+    "feed_forward": op_feed_forward,
+    "cross_entropy": op_cross_entropy,
+    "encoder_layer": op_encoder_layer,
+    "decoder_layer": op_decoder_layer,
+    "transformer": op_transformer,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The driver: one request in, one reply out
+# --------------------------------------------------------------------------------------------
+
+def evaluate(msg):
+    """Runs one request; returns the reply's outputs, gradients and intermediates."""
+    req = Request(msg)
+    if req.op not in OPS:
+        raise BadRequest(f"op: unsupported {json.dumps(req.op)}")
+    result = OPS[req.op](req)
+    req.check_all_used()
+
+    # VJP: sum over outputs o of (do/dX)ᵀ · cot_o, for every leaf (and module parameter).
+    for name in req.cotangents:
+        if name not in result.outputs:
+            raise BadRequest(f"cotangents/{name}: the op has no output of that name "
+                             f"(outputs: {', '.join(result.outputs)})")
+        if tuple(req.cotangents[name].shape) != tuple(result.outputs[name].shape):
+            raise BadRequest(f"cotangents/{name}: shape {list(req.cotangents[name].shape)} differs from the "
+                             f"output's {list(result.outputs[name].shape)}")
+    # Outputs that depend on no leaf (positional_encoding) contribute nothing.
+    pairs = [(result.outputs[n], c) for n, c in req.cotangents.items() if result.outputs[n].requires_grad]
+    leaf_names = list(req.leaves)
+    targets = [req.leaves[n] for n in leaf_names]
+    if result.binding is not None:
+        targets += result.binding.parameters()
+    gradients = {}
+    if targets and req.cotangents:
+        if pairs:
+            grads = torch.autograd.grad([o for o, _ in pairs], targets, grad_outputs=[c for _, c in pairs],
+                                        allow_unused=True)
+        else:
+            grads = [None] * len(targets)
+        grads = [torch.zeros_like(t) if g is None else g for t, g in zip(targets, grads)]
+        gradients = dict(zip(leaf_names, grads))
+        if result.binding is not None:
+            gradients.update(result.binding.collect(grads[len(leaf_names):]))
+    return {
+        "outputs": {n: encode_tensor(t) for n, t in result.outputs.items()},
+        "gradients": {n: encode_tensor(t) for n, t in gradients.items()},
+        "intermediates": {n: encode_tensor(t) for n, t in result.intermediates.items()},
+    }
+
+
+def handle_line(line):
+    """One request line -> one reply object. Never raises."""
+    msg_id = None
+    try:
+        msg = json.loads(line)
+        if not isinstance(msg, dict):
+            raise BadRequest("request: expected a JSON object")
+        msg_id = msg.get("id")
+        reply = {"id": msg_id}
+        reply.update(evaluate(msg))
+        if not reply["intermediates"]:
+            del reply["intermediates"]
+        return reply
+    except BadRequest as e:
+        return {"id": msg_id, "error": str(e)}
+    except json.JSONDecodeError as e:
+        return {"id": None, "error": f"request: not valid JSON ({e})"}
+    except Exception as e:  # PyTorch's own complaints (shape mismatches, bad indices, ...)
+        text = " ".join(str(e).split())
+        return {"id": msg_id, "error": f"{type(e).__name__}: {text}"}
+
+
+def main():
+    # The protocol owns stdout; anything else that prints (warnings, stray prints) goes to stderr.
+    proto = sys.stdout
+    sys.stdout = sys.stderr
+
+    def send(obj):
+        proto.write(json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n")
+        proto.flush()
+
+    name = "pytorch+unsafe_softmax" if UNSAFE_SOFTMAX else "pytorch"
+    send({"adapter": PROTOCOL, "implementation": {"name": name, "version": torch.__version__},
+          "dtypes": list(DTYPES), "ops": list(OPS)})
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break  # stdin closed: done
+        if line.strip():
+            send(handle_line(line))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,750 @@
+#!/usr/bin/python3
+"""Self-test of the PyTorch adapter: runs gradspec_torch_adapter.py as a subprocess and talks the
+adapter protocol to it, the way `gradspec run` does.
+
+Checks the handshake; that every op of catalogue v1 answers in float64 (and a few in float32 and
+bfloat16) with parseable replies of the right names and shapes; known values worked out by hand
+below; that the module-based ops (encoder_layer, decoder_layer, transformer) agree with the
+adapter's own primitives composed step by step (this catches a wrong transpose or q/k/v packing);
+every gradient of multi_head_attention, encoder_layer, decoder_layer and transformer against
+central differences of the adapter's own forward (catches a wrong mapping of the parameters'
+gradients back to our names); fully masked attention rows in both softmax modes; and that
+malformed requests get an error reply while the adapter keeps going.
+
+It does not judge PyTorch's accuracy (that is gradspec's job against golden cases); where PyTorch
+makes a choice the contract also makes (relu'(0)), it records what PyTorch gives without asserting.
+
+Runs with any Python 3 (it needs no torch itself). Last line: "N passed, M failed"; exit status 1
+on any failure.
+"""
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ADAPTER = os.path.join(HERE, "gradspec_torch_adapter.py")
+CATALOGUE = ["linear", "embedding", "positional_encoding", "softmax", "log_softmax", "relu", "gelu", "silu",
+             "layer_norm", "rms_norm", "attention", "multi_head_attention", "feed_forward", "cross_entropy",
+             "encoder_layer", "decoder_layer", "transformer"]
+
+passed, failed = 0, 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+    return ok
+
+
+def note(text):
+    print(f"note: {text}")
+
+
+# ---------------------------------------------------------------- the adapter process
+
+class Adapter:
+    """The adapter as a subprocess: one request line in, one reply line out."""
+
+    def __init__(self, env_extra=None):
+        env = dict(os.environ, **(env_extra or {}))
+        cmd = [ADAPTER] if os.access(ADAPTER, os.X_OK) else ["/usr/bin/python3", ADAPTER]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.handshake = self._read()
+        self.counter = 0
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("adapter closed its stdout")
+        return json.loads(line)
+
+    def raw(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def call(self, op, inputs, params=None, cotangents=None, dtype="float64"):
+        self.counter += 1
+        req = {"id": f"{op}/{self.counter}", "op": op, "params": params or {}, "inputs": inputs,
+               "cotangents": cotangents or {}, "dtype": dtype}
+        reply = self.raw(json.dumps(req))
+        if reply.get("id") != req["id"]:
+            raise RuntimeError(f"reply id {reply.get('id')!r} for request {req['id']!r}")
+        return reply
+
+    def close(self):
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------- tensors as {"shape", "values"}
+
+def T(shape, values):
+    assert len(values) == math.prod(shape), (shape, len(values))
+    return {"shape": list(shape), "values": list(values)}
+
+
+def I(shape, values):
+    return dict(T(shape, values), dtype="int64")
+
+
+def grid(shape, rng, lo=-48, hi=48, den=32):
+    """Random values k/den: exact in bfloat16, float32 and float64."""
+    return T(shape, [rng.randint(lo, hi) / den for _ in range(math.prod(shape))])
+
+
+def num(v):
+    return float(v)  # "inf"/"-inf"/"nan" strings included
+
+
+def vals(t):
+    return [num(v) for v in t["values"]]
+
+
+def close(a, b, tol):
+    return all(abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b)) and len(a) == len(b)
+
+
+def add(a, b):
+    return T(a["shape"], [x + y for x, y in zip(vals(a), vals(b))])
+
+
+def dot(a, b):
+    return sum(x * y for x, y in zip(vals(a), vals(b)))
+
+
+def all_finite(t):
+    return all(math.isfinite(x) for x in vals(t))
+
+
+def tensor_ok(t, shape=None):
+    """A well-formed reply tensor: shape, values count, numbers or the three non-finite strings."""
+    if not isinstance(t, dict) or not isinstance(t.get("shape"), list) or not isinstance(t.get("values"), list):
+        return False
+    if shape is not None and t["shape"] != list(shape):
+        return False
+    if len(t["values"]) != math.prod(t["shape"]):
+        return False
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or v in ("inf", "-inf", "nan")
+               for v in t["values"])
+
+
+def reply_ok(name, reply, outputs, gradients=None, intermediates=None):
+    """The reply has exactly the named outputs and gradients, with these shapes ({name: shape})."""
+    if "error" in reply:
+        return check(name, False, "error reply: " + reply["error"])
+    ok = check(f"{name}: output names", set(reply.get("outputs", {})) == set(outputs),
+               f"{sorted(reply.get('outputs', {}))} vs {sorted(outputs)}")
+    for n, shape in outputs.items():
+        ok &= check(f"{name}: outputs.{n} shape", tensor_ok(reply["outputs"].get(n), shape),
+                    f"got {reply['outputs'].get(n, {}).get('shape')} want {shape}")
+    if gradients is not None:
+        ok &= check(f"{name}: gradient names", set(reply.get("gradients", {})) == set(gradients),
+                    f"{sorted(reply.get('gradients', {}))} vs {sorted(gradients)}")
+        for n, shape in gradients.items():
+            ok &= check(f"{name}: gradients.{n} shape", tensor_ok(reply["gradients"].get(n), shape))
+    for n, shape in (intermediates or {}).items():
+        ok &= check(f"{name}: intermediates.{n} shape", tensor_ok(reply.get("intermediates", {}).get(n), shape))
+    return ok
+
+
+def shapes(tensors):
+    return {n: t["shape"] for n, t in tensors.items() if t.get("dtype") != "int64" and n != "mask"}
+
+
+def finite_difference_check(a, name, op, inputs, params, cots, rng, h=1e-6, tol=1e-6):
+    """For every real input X: <dX, d> against (f(X + h·d) - f(X - h·d))·cot / 2h, d random.
+    float64; the inputs should keep away from kinks (use a smooth activation)."""
+    reply = a.call(op, inputs, params, cots)
+    if "error" in reply:
+        return check(name, False, reply["error"])
+    bad = []
+    for n, t in inputs.items():
+        if t.get("dtype") == "int64" or n == "mask":
+            continue
+        d = [rng.uniform(-1, 1) for _ in t["values"]]
+        sides = []
+        for sign in (1, -1):
+            moved = dict(inputs)
+            moved[n] = T(t["shape"], [x + sign * h * e for x, e in zip(vals(t), d)])
+            out = a.call(op, moved, params, cots)["outputs"]
+            sides.append(sum(dot(out[o], c) for o, c in cots.items()))
+        fd = (sides[0] - sides[1]) / (2 * h)
+        an = sum(g * e for g, e in zip(vals(reply["gradients"][n]), d))
+        if abs(fd - an) > tol * max(1.0, abs(an)):
+            bad.append(f"{n}: autograd {an:.12g} vs differences {fd:.12g}")
+    return check(name, not bad, "; ".join(bad))
+
+
+# ---------------------------------------------------------------- random weights of the layers
+
+def mha_weights(rng, c, prefix=""):
+    w = {prefix + n: grid([c, c], rng, den=64) for n in ("w_q", "w_k", "w_v", "w_o")}
+    w.update({prefix + n: grid([c], rng, den=64) for n in ("b_q", "b_k", "b_v", "b_o")})
+    return w
+
+
+def ln_weights(rng, c, prefix):
+    return {prefix + "gamma": T([c], [1 + rng.randint(-8, 8) / 32 for _ in range(c)]),
+            prefix + "beta": grid([c], rng, den=64)}
+
+
+def ffn_weights(rng, c, f, prefix):
+    return {prefix + "w1": grid([c, f], rng, den=64), prefix + "b1": grid([f], rng, den=64),
+            prefix + "w2": grid([f, c], rng, den=64), prefix + "b2": grid([c], rng, den=64)}
+
+
+def encoder_weights(rng, c, f, prefix=""):
+    w = {}
+    for part in (mha_weights(rng, c, prefix + "attn."), ln_weights(rng, c, prefix + "ln1."),
+                 ffn_weights(rng, c, f, prefix + "ffn."), ln_weights(rng, c, prefix + "ln2.")):
+        w.update(part)
+    return w
+
+
+def decoder_weights(rng, c, f, prefix=""):
+    w = {}
+    for part in (mha_weights(rng, c, prefix + "self_attn."), ln_weights(rng, c, prefix + "ln1."),
+                 mha_weights(rng, c, prefix + "cross_attn."), ln_weights(rng, c, prefix + "ln2."),
+                 ffn_weights(rng, c, f, prefix + "ffn."), ln_weights(rng, c, prefix + "ln3.")):
+        w.update(part)
+    return w
+
+
+def strip(weights, prefix):
+    return {n[len(prefix):]: t for n, t in weights.items() if n.startswith(prefix)}
+
+
+# ---------------------------------------------------------------- composing the adapter's primitives
+
+class Compose:
+    """The layers written out with the adapter's own primitive ops (float64 forward only)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def op(self, op, inputs, params=None):
+        reply = self.a.call(op, inputs, params)
+        if "error" in reply:
+            raise RuntimeError(f"{op}: {reply['error']}")
+        return next(iter(reply["outputs"].values()))
+
+    def mha(self, x, w, heads, causal=False, memory=None, mask=None):
+        inputs = dict(w, x=x)
+        if memory is not None:
+            inputs["memory"] = memory
+        if mask is not None:
+            inputs["mask"] = mask
+        return self.op("multi_head_attention", inputs, {"heads": heads, "causal": causal})
+
+    def ln(self, x, w, eps):
+        return self.op("layer_norm", dict(w, x=x), {"eps": eps})
+
+    def ffn(self, x, w, act):
+        return self.op("feed_forward", dict(w, x=x), {"activation": act})
+
+    def encoder(self, x, w, heads, norm_first, act, eps, mask=None, causal=False):
+        sa = lambda t: self.mha(t, strip(w, "attn."), heads, causal, mask=mask)
+        ln1 = lambda t: self.ln(t, strip(w, "ln1."), eps)
+        ln2 = lambda t: self.ln(t, strip(w, "ln2."), eps)
+        ff = lambda t: self.ffn(t, strip(w, "ffn."), act)
+        if norm_first:
+            h = add(x, sa(ln1(x)))
+            return add(h, ff(ln2(h)))
+        h = ln1(add(x, sa(x)))
+        return ln2(add(h, ff(h)))
+
+    def decoder(self, x, memory, w, heads, norm_first, act, eps):
+        sa = lambda t: self.mha(t, strip(w, "self_attn."), heads, True)
+        ca = lambda t: self.mha(t, strip(w, "cross_attn."), heads, False, memory=memory)
+        ln = lambda k, t: self.ln(t, strip(w, f"ln{k}."), eps)
+        ff = lambda t: self.ffn(t, strip(w, "ffn."), act)
+        if norm_first:
+            h1 = add(x, sa(ln(1, x)))
+            h2 = add(h1, ca(ln(2, h1)))
+            return add(h2, ff(ln(3, h2)))
+        h1 = ln(1, add(x, sa(x)))
+        h2 = ln(2, add(h1, ca(h1)))
+        return ln(3, add(h2, ff(h2)))
+
+
+# ---------------------------------------------------------------- the tests, one function per op
+
+def test_handshake(a):
+    hs = a.handshake
+    check("handshake: protocol", hs.get("adapter") == "gradspec-adapter/1", str(hs.get("adapter")))
+    impl = hs.get("implementation", {})
+    check("handshake: implementation", impl.get("name") == "pytorch" and isinstance(impl.get("version"), str),
+          str(impl))
+    check("handshake: dtypes", hs.get("dtypes") == ["float64", "float32", "bfloat16"], str(hs.get("dtypes")))
+    check("handshake: every op of catalogue v1", hs.get("ops") == CATALOGUE, str(hs.get("ops")))
+    note(f"PyTorch {impl.get('version')}")
+
+
+def test_linear(a, rng):
+    # [1, 2]·[[1, 2, 3], [4, 5, 6]] + [0.5, 0, -1] = [9.5, 12, 14]; cot 1: dx = w·1 = [6, 15],
+    # dw = xᵀ·1 = [[1, 1, 1], [2, 2, 2]], db = [1, 1, 1]. Exact in every dtype.
+    inputs = {"x": T([1, 2], [1, 2]), "w": T([2, 3], [1, 2, 3, 4, 5, 6]), "b": T([3], [0.5, 0, -1])}
+    for dtype in ("float64", "float32", "bfloat16"):
+        r = a.call("linear", inputs, cotangents={"y": T([1, 3], [1, 1, 1])}, dtype=dtype)
+        if reply_ok(f"linear {dtype}", r, {"y": [1, 3]}, {"x": [1, 2], "w": [2, 3], "b": [3]}):
+            check(f"linear {dtype}: y", vals(r["outputs"]["y"]) == [9.5, 12, 14], str(r["outputs"]["y"]))
+            check(f"linear {dtype}: dx", vals(r["gradients"]["x"]) == [6, 15])
+            check(f"linear {dtype}: dw", vals(r["gradients"]["w"]) == [1, 1, 1, 2, 2, 2])
+            check(f"linear {dtype}: db", vals(r["gradients"]["b"]) == [1, 1, 1])
+    # Leading axes [2, 3] and zero leading axes.
+    for xs in ([2, 3, 4], [4]):
+        r = a.call("linear", {"x": grid(xs, rng), "w": grid([4, 5], rng), "b": grid([5], rng)},
+                   cotangents={"y": grid(xs[:-1] + [5], rng)})
+        reply_ok(f"linear x{xs}", r, {"y": xs[:-1] + [5]}, {"x": xs, "w": [4, 5], "b": [5]})
+
+
+def test_embedding(a, rng):
+    # ids [[1, 1], [0, 2]], table rows t0, t1, t2 ([3, 2]); scale sqrt(2). Repeated id 1: its table
+    # gradient is the sum of both cotangent rows, times sqrt(2).
+    table = T([3, 2], [1, 2, 3, 4, 5, 6])
+    cot = T([2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8])
+    r = a.call("embedding", {"ids": I([2, 2], [1, 1, 0, 2]), "table": table}, {"scale": "sqrt_d"}, {"y": cot})
+    if reply_ok("embedding", r, {"y": [2, 2, 2]}, {"table": [3, 2]}):
+        s = math.sqrt(2)
+        check("embedding: y = table[ids]·sqrt(C)", close(vals(r["outputs"]["y"]), [x * s for x in [3, 4, 3, 4, 1, 2, 5, 6]], 1e-15))
+        check("embedding: repeated ids accumulate",
+              close(vals(r["gradients"]["table"]), [x * s for x in [5, 6, 1 + 3, 2 + 4, 7, 8]], 1e-15),
+              str(r["gradients"]["table"]))
+    r = a.call("embedding", {"ids": I([], [2]), "table": table}, {}, {"y": T([2], [1, 1])}, dtype="bfloat16")
+    if reply_ok("embedding scalar id bfloat16", r, {"y": [2]}, {"table": [3, 2]}):
+        check("embedding bfloat16: no scale", vals(r["outputs"]["y"]) == [5, 6])
+
+
+def test_positional_encoding(a, rng):
+    r = a.call("positional_encoding", {}, {"length": 3, "d_model": 4})
+    if reply_ok("positional_encoding", r, {"pe": [3, 4]}, {}):
+        pe = vals(r["outputs"]["pe"])
+        want = [math.sin(p / 10000 ** (2 * (j // 2) / 4)) if j % 2 == 0 else math.cos(p / 10000 ** (2 * (j // 2) / 4))
+                for p in range(3) for j in range(4)]
+        check("positional_encoding: PE(pos, 2i) = sin, PE(pos, 2i+1) = cos", close(pe, want, 1e-14), str(pe))
+    r = a.call("positional_encoding", {}, {"length": 2, "d_model": 5, "offset": 1000, "base": 100})
+    if reply_ok("positional_encoding odd d_model", r, {"pe": [2, 5]}, {}):
+        pe = vals(r["outputs"]["pe"])
+        check("positional_encoding: odd d_model ends with sin, offset, base",
+              close([pe[4], pe[9]], [math.sin(p / 100 ** (4 / 5)) for p in (1000, 1001)], 1e-11), str(pe))
+    r = a.call("positional_encoding", {}, {"length": 4, "d_model": 6}, dtype="bfloat16")
+    reply_ok("positional_encoding bfloat16", r, {"pe": [4, 6]}, {})
+
+
+def test_softmax(a, rng):
+    r = a.call("softmax", {"x": T([2, 3], [0, 0, 0, 1, 2, 3])}, cotangents={"y": T([2, 3], [1, 1, 1, 1, 1, 1])})
+    if reply_ok("softmax", r, {"y": [2, 3]}, {"x": [2, 3]}):
+        y = vals(r["outputs"]["y"])
+        check("softmax: uniform row", close(y[:3], [1 / 3] * 3, 1e-15))
+        check("softmax: rows sum to 1", close([sum(y[:3]), sum(y[3:])], [1, 1], 1e-15))
+        e = [math.exp(k) for k in (1, 2, 3)]
+        check("softmax: exp / sum", close(y[3:], [v / sum(e) for v in e], 1e-15))
+        check("softmax: gradient of sum is 0", close(vals(r["gradients"]["x"]), [0] * 6, 1e-15))
+    for dtype in ("float32", "bfloat16"):
+        r = a.call("softmax", {"x": grid([3, 7], rng)}, cotangents={"y": grid([3, 7], rng)}, dtype=dtype)
+        if reply_ok(f"softmax {dtype}", r, {"y": [3, 7]}, {"x": [3, 7]}):
+            y = vals(r["outputs"]["y"])
+            check(f"softmax {dtype}: rows sum to 1", close([sum(y[i:i + 7]) for i in (0, 7, 14)], [1] * 3, 2e-2))
+    r = a.call("softmax", {"x": T([3], ["-inf", "-inf", "-inf"])}, cotangents={"y": T([3], [1, 2, 3])})
+    if reply_ok("softmax all -inf", r, {"y": [3]}, {"x": [3]}):
+        note(f"F.softmax of an all -inf row: {r['outputs']['y']['values']} (contract: zeros)")
+
+
+def test_log_softmax(a, rng):
+    r = a.call("log_softmax", {"x": T([4], [0.5] * 4)}, cotangents={"y": T([4], [1, 1, 1, 1])})
+    if reply_ok("log_softmax", r, {"y": [4]}, {"x": [4]}):
+        check("log_softmax: uniform row is -log 4", close(vals(r["outputs"]["y"]), [-math.log(4)] * 4, 1e-15))
+        check("log_softmax: dx = dy - softmax·sum(dy) = 0", close(vals(r["gradients"]["x"]), [0] * 4, 1e-15))
+    r = a.call("log_softmax", {"x": grid([2, 3, 5], rng)}, cotangents={"y": grid([2, 3, 5], rng)}, dtype="bfloat16")
+    reply_ok("log_softmax bfloat16", r, {"y": [2, 3, 5]}, {"x": [2, 3, 5]})
+
+
+def test_activations(a, rng):
+    cot = T([3], [1, 1, 1])
+    r = a.call("relu", {"x": T([3], [-1, 0, 2])}, cotangents={"y": cot})
+    if reply_ok("relu", r, {"y": [3]}, {"x": [3]}):
+        check("relu: values", vals(r["outputs"]["y"]) == [0, 0, 2])
+        g = vals(r["gradients"]["x"])
+        check("relu: gradient away from 0", g[0] == 0 and g[2] == 1)
+        note(f"PyTorch relu'(0) = {g[1]} (contract: 0; not asserted here)")
+    phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
+    k = math.sqrt(2 / math.pi)
+    tanh_gelu = lambda x: 0.5 * x * (1 + math.tanh(k * (x + 0.044715 * x ** 3)))
+    r = a.call("gelu", {"x": T([3], [-1, 0, 1])}, cotangents={"y": cot})
+    if reply_ok("gelu", r, {"y": [3]}, {"x": [3]}):
+        check("gelu: x·Phi(x)", close(vals(r["outputs"]["y"]), [-phi(-1), 0, phi(1)], 1e-15))
+        dens = math.exp(-0.5) / math.sqrt(2 * math.pi)
+        check("gelu: gradient Phi(x) + x·phi(x)", close(vals(r["gradients"]["x"]), [phi(-1) - dens, 0.5, phi(1) + dens], 1e-15))
+    r = a.call("gelu", {"x": T([3], [-1, 0, 1])}, {"approximate": "tanh"}, cotangents={"y": cot})
+    if reply_ok("gelu tanh", r, {"y": [3]}, {"x": [3]}):
+        check("gelu tanh: tanh formula", close(vals(r["outputs"]["y"]), [tanh_gelu(-1), 0, tanh_gelu(1)], 1e-15))
+    r = a.call("silu", {"x": T([3], [-1, 0, 1])}, cotangents={"y": cot})
+    if reply_ok("silu", r, {"y": [3]}, {"x": [3]}):
+        s = 1 / (1 + math.exp(-1))
+        check("silu: x·sigmoid(x)", close(vals(r["outputs"]["y"]), [-(1 - s), 0, s], 1e-15))
+        check("silu: gradient sigma(x)(1 + x(1 - sigma(x)))",
+              close(vals(r["gradients"]["x"]), [(1 - s) * (1 - s), 0.5, s * (1 + (1 - s))], 1e-15))
+    for op in ("relu", "gelu", "silu"):
+        r = a.call(op, {"x": grid([2, 4], rng)}, cotangents={"y": grid([2, 4], rng)}, dtype="bfloat16")
+        reply_ok(f"{op} bfloat16", r, {"y": [2, 4]}, {"x": [2, 4]})
+
+
+def test_layer_norm(a, rng):
+    eps = 1e-5
+    r = a.call("layer_norm", {"x": T([2, 4], [1, 2, 3, 4, 7, 7, 7, 7]), "gamma": T([4], [2] * 4), "beta": T([4], [1] * 4)},
+               {"eps": eps}, {"y": T([2, 4], [1, -1, 0.5, 0.25, 1, 2, 3, 4])})
+    if reply_ok("layer_norm", r, {"y": [2, 4]}, {"x": [2, 4], "gamma": [4], "beta": [4]},
+                {"mean": [2], "rstd": [2]}):
+        rstd = 1 / math.sqrt(1.25 + eps)
+        y = vals(r["outputs"]["y"])
+        check("layer_norm: (x - mean)·rstd·gamma + beta, biased variance",
+              close(y[:4], [(x - 2.5) * rstd * 2 + 1 for x in (1, 2, 3, 4)], 1e-14), str(y))
+        check("layer_norm: constant row gives beta", close(y[4:], [1] * 4, 1e-15))
+        check("layer_norm: finite gradients", all(all_finite(g) for g in r["gradients"].values()))
+        check("layer_norm: intermediates mean, rstd",
+              close(vals(r["intermediates"]["mean"]), [2.5, 7], 1e-15)
+              and close(vals(r["intermediates"]["rstd"]), [rstd, 1 / math.sqrt(eps)], 1e-12),
+              str(r["intermediates"]))
+    r = a.call("layer_norm", {"x": grid([2, 3, 8], rng), "gamma": grid([8], rng), "beta": grid([8], rng)},
+               cotangents={"y": grid([2, 3, 8], rng)}, dtype="bfloat16")
+    reply_ok("layer_norm bfloat16", r, {"y": [2, 3, 8]}, {"x": [2, 3, 8], "gamma": [8], "beta": [8]})
+
+
+def test_rms_norm(a, rng):
+    r = a.call("rms_norm", {"x": T([2], [3, 4]), "gamma": T([2], [1, 2])}, {"eps": 1e-6}, {"y": T([2], [1, 1])})
+    if reply_ok("rms_norm", r, {"y": [2]}, {"x": [2], "gamma": [2]}):
+        rstd = 1 / math.sqrt(12.5 + 1e-6)
+        check("rms_norm: x·rstd·gamma", close(vals(r["outputs"]["y"]), [3 * rstd, 8 * rstd], 1e-15))
+    r = a.call("rms_norm", {"x": grid([3, 8], rng), "gamma": grid([8], rng)}, cotangents={"y": grid([3, 8], rng)},
+               dtype="float32")
+    reply_ok("rms_norm float32", r, {"y": [3, 8]}, {"x": [3, 8], "gamma": [8]})
+
+
+def test_attention(a, rng):
+    v = T([3, 2], [1, 2, 3, 4, 5, 9])
+    zeros = T([3, 4], [0] * 12)
+    cot = T([3, 2], [1, 1, 1, 1, 1, 1])
+    # q = 0: every score is 0, so the weights are uniform over the visible keys.
+    r = a.call("attention", {"q": zeros, "k": grid([3, 4], rng), "v": v}, cotangents={"out": cot})
+    if reply_ok("attention", r, {"out": [3, 2]}, {"q": [3, 4], "k": [3, 4], "v": [3, 2]},
+                {"scores": [3, 3], "weights": [3, 3]}):
+        check("attention: uniform weights average v", close(vals(r["outputs"]["out"]), [3, 5] * 3, 1e-15))
+    r = a.call("attention", {"q": zeros, "k": grid([3, 4], rng), "v": v}, {"causal": True}, {"out": cot})
+    if reply_ok("attention causal", r, {"out": [3, 2]}, {"q": [3, 4], "k": [3, 4], "v": [3, 2]}):
+        check("attention causal: query i averages keys 0..i", close(vals(r["outputs"]["out"]), [1, 2, 2, 3, 3, 5], 1e-15),
+              str(r["outputs"]["out"]))
+    # A finite additive mask: scores [0, log 3] give weights [1/4, 3/4]. scale 0.5 on q·k = 2 -> 1.
+    r = a.call("attention", {"q": T([1, 1], [1]), "k": T([2, 1], [2, 2]), "v": T([2, 1], [4, 8]),
+                             "mask": T([1, 2], [0, math.log(3)])}, {"scale": 0.5}, {"out": T([1, 1], [1])})
+    if reply_ok("attention finite mask", r, {"out": [1, 1]}, {"q": [1, 1], "k": [2, 1], "v": [2, 1]}):
+        check("attention: finite mask added to the scores", close(vals(r["outputs"]["out"]), [7], 1e-14))
+        check("attention: scale param", close(vals(r["intermediates"]["scores"]), [1, 1 + math.log(3)], 1e-15))
+    # Row 1 fully masked (mask -inf), row 2 causal: safe softmax gives a zero row, zero gradients.
+    q, k = grid([3, 4], rng), grid([3, 4], rng)
+    mask = T([3, 3], [0, 0, 0, "-inf", "-inf", "-inf", 0, 0, 0])
+    for dtype in ("float64", "float32", "bfloat16"):
+        r = a.call("attention", {"q": q, "k": k, "v": v, "mask": mask}, {"causal": True}, {"out": cot}, dtype=dtype)
+        if reply_ok(f"attention fully masked row {dtype}", r, {"out": [3, 2]}, {"q": [3, 4], "k": [3, 4], "v": [3, 2]}):
+            out = vals(r["outputs"]["out"])
+            check(f"attention fully masked row {dtype}: zero output row", out[2:4] == [0, 0], str(out))
+            check(f"attention fully masked row {dtype}: everything finite",
+                  all_finite(r["outputs"]["out"]) and all(all_finite(g) for g in r["gradients"].values()))
+            check(f"attention fully masked row {dtype}: dq row is 0", vals(r["gradients"]["q"])[4:8] == [0] * 4)
+            check(f"attention fully masked row {dtype}: row 0 sees only key 0", out[0:2] == [1, 2])
+    # Leading axes [2, 3] and a different value width.
+    r = a.call("attention", {"q": grid([2, 3, 4, 8], rng), "k": grid([2, 3, 5, 8], rng), "v": grid([2, 3, 5, 6], rng)},
+               cotangents={"out": grid([2, 3, 4, 6], rng)})
+    reply_ok("attention leading axes", r, {"out": [2, 3, 4, 6]},
+             {"q": [2, 3, 4, 8], "k": [2, 3, 5, 8], "v": [2, 3, 5, 6]}, {"weights": [2, 3, 4, 5]})
+
+
+def test_attention_unsafe(rng):
+    """GRADSPEC_TORCH_UNSAFE_SOFTMAX=1: 1.13's raw softmax, NaN in a fully masked row."""
+    a = Adapter({"GRADSPEC_TORCH_UNSAFE_SOFTMAX": "1"})
+    check("unsafe mode: handshake names it", a.handshake["implementation"]["name"] == "pytorch+unsafe_softmax")
+    mask = T([2, 2], ["-inf", "-inf", 0, 0])
+    r = a.call("attention", {"q": grid([2, 4], rng), "k": grid([2, 4], rng), "v": grid([2, 2], rng), "mask": mask},
+               cotangents={"out": T([2, 2], [1, 1, 1, 1])})
+    if reply_ok("unsafe attention", r, {"out": [2, 2]}, {"q": [2, 4], "k": [2, 4], "v": [2, 2]}):
+        out = r["outputs"]["out"]["values"]
+        check("unsafe attention: NaN row", out[0] == "nan" and out[1] == "nan", str(out))
+        note(f"unsafe attention dv: {r['gradients']['v']['values']}")
+    c = 4
+    r = a.call("multi_head_attention", dict(mha_weights(rng, c), x=grid([2, c], rng), mask=mask), {"heads": 2},
+               {"y": grid([2, c], rng)})
+    if reply_ok("unsafe multi_head_attention", r, {"y": [2, c]}):
+        check("unsafe multi_head_attention: NaN row", "nan" in r["outputs"]["y"]["values"][:c])
+    a.close()
+
+
+def test_multi_head_attention(a, rng):
+    c, heads = 4, 2
+    eye = T([c, c], [1 if i == j else 0 for i in range(c) for j in range(c)])
+    zero_w, zero_b = T([c, c], [0] * c * c), T([c], [0] * c)
+    # w_q = w_k = 0: uniform attention; w_v = w_o = I: y = average of the visible rows.
+    w = {"w_q": zero_w, "w_k": zero_w, "w_v": eye, "w_o": eye, "b_q": zero_b, "b_k": zero_b, "b_v": zero_b, "b_o": zero_b}
+    x = T([3, c], [1, 2, 3, 4, 3, 2, 1, 0, 5, 5, 5, 5])
+    cot = {"y": grid([3, c], rng)}
+    all_grads = dict(shapes(w), x=[3, c])
+    r = a.call("multi_head_attention", dict(w, x=x), {"heads": heads}, cot)
+    if reply_ok("multi_head_attention", r, {"y": [3, c]}, all_grads):
+        check("multi_head_attention: uniform attention averages rows", close(vals(r["outputs"]["y"]), [3, 3, 3, 3] * 3, 1e-15))
+    r = a.call("multi_head_attention", dict(w, x=x), {"heads": heads, "causal": True}, cot)
+    if reply_ok("multi_head_attention causal", r, {"y": [3, c]}, all_grads):
+        check("multi_head_attention causal: prefix averages",
+              close(vals(r["outputs"]["y"]), [1, 2, 3, 4, 2, 2, 2, 2, 3, 3, 3, 3], 1e-15), str(r["outputs"]["y"]))
+    mem = T([2, c], [1, 1, 1, 1, 3, 5, 7, 9])
+    r = a.call("multi_head_attention", dict(w, x=x, memory=mem), {"heads": heads}, cot)
+    if reply_ok("multi_head_attention cross", r, {"y": [3, c]}, dict(all_grads, memory=[2, c])):
+        check("multi_head_attention cross: averages memory rows", close(vals(r["outputs"]["y"]), [2, 3, 4, 5] * 3, 1e-15))
+    # Fully masked query row 0: its output is b_o, all gradients finite.
+    wr = mha_weights(rng, c)
+    mask = T([3, 3], ["-inf"] * 3 + [0] * 6)
+    for dtype in ("float64", "bfloat16"):
+        r = a.call("multi_head_attention", dict(wr, x=grid([3, c], rng), mask=mask), {"heads": heads}, cot, dtype=dtype)
+        if reply_ok(f"multi_head_attention fully masked row {dtype}", r, {"y": [3, c]}, all_grads):
+            check(f"multi_head_attention fully masked row {dtype}: y row = b_o",
+                  vals(r["outputs"]["y"])[:c] == vals(wr["b_o"]), str(r["outputs"]["y"]["values"][:c]))
+            check(f"multi_head_attention fully masked row {dtype}: finite",
+                  all_finite(r["outputs"]["y"]) and all(all_finite(g) for g in r["gradients"].values()))
+    # Every gradient against central differences: self (masked, causal), cross with leading axes.
+    fd_rng = random.Random(7)
+    finite_difference_check(a, "multi_head_attention gradients (self, mask + causal)", "multi_head_attention",
+                            dict(wr, x=grid([3, c], rng), mask=T([3, 3], [0, 0, 0, 0.5, "-inf", 0, 0, 1, 0])),
+                            {"heads": heads, "causal": True}, {"y": grid([3, c], rng)}, fd_rng)
+    finite_difference_check(a, "multi_head_attention gradients (cross, [2, T, C])", "multi_head_attention",
+                            dict(wr, x=grid([2, 3, c], rng), memory=grid([2, 5, c], rng)),
+                            {"heads": heads}, {"y": grid([2, 3, c], rng)}, fd_rng)
+
+
+def test_feed_forward(a, rng):
+    # x = [1, -2], w1 = I (F = 2), relu: hidden [1, 0]; w2 = [[1, 2], [3, 4]], b2 = [0.5, 0]: y = [1.5, 2].
+    inputs = {"x": T([2], [1, -2]), "w1": T([2, 2], [1, 0, 0, 1]), "b1": T([2], [0, 0]),
+              "w2": T([2, 2], [1, 2, 3, 4]), "b2": T([2], [0.5, 0])}
+    grads = {"x": [2], "w1": [2, 2], "b1": [2], "w2": [2, 2], "b2": [2]}
+    r = a.call("feed_forward", inputs, {"activation": "relu"}, {"y": T([2], [1, 1])})
+    if reply_ok("feed_forward", r, {"y": [2]}, grads, {"hidden": [2]}):
+        check("feed_forward: relu(x·w1 + b1)·w2 + b2", vals(r["outputs"]["y"]) == [1.5, 2])
+        check("feed_forward: dx through the open unit only", vals(r["gradients"]["x"]) == [3, 0])
+    for act in ("gelu", "gelu_tanh", "silu"):
+        for dtype in ("float64", "bfloat16"):
+            r = a.call("feed_forward", {"x": grid([2, 3, 4], rng), "w1": grid([4, 6], rng), "b1": grid([6], rng),
+                                        "w2": grid([6, 4], rng), "b2": grid([4], rng)},
+                       {"activation": act}, {"y": grid([2, 3, 4], rng)}, dtype=dtype)
+            reply_ok(f"feed_forward {act} {dtype}", r, {"y": [2, 3, 4]},
+                     {"x": [2, 3, 4], "w1": [4, 6], "b1": [6], "w2": [6, 4], "b2": [4]}, {"hidden": [2, 3, 6]})
+
+
+def test_cross_entropy(a, rng):
+    n, v = 3, 5
+    logits = T([n, v], [0.25] * (n * v))
+    targets = I([n], [0, 4, 2])
+    for red, shape, want in (("mean", [], [math.log(v)]), ("sum", [], [n * math.log(v)]), ("none", [n], [math.log(v)] * n)):
+        cot = T(shape, [1] * math.prod(shape))
+        r = a.call("cross_entropy", {"logits": logits, "targets": targets}, {"reduction": red}, {"loss": cot})
+        if reply_ok(f"cross_entropy {red}", r, {"loss": shape}, {"logits": [n, v]}):
+            check(f"cross_entropy {red}: uniform logits give log V", close(vals(r["outputs"]["loss"]), want, 1e-15))
+            if red == "mean":
+                g = vals(r["gradients"]["logits"])
+                want_g = [(1 / v - (1 if j == t else 0)) / n for t in (0, 4, 2) for j in range(v)]
+                check("cross_entropy mean: dlogits = (softmax - onehot)/N", close(g, want_g, 1e-15))
+    r = a.call("cross_entropy", {"logits": logits, "targets": I([n], [0, 4, 4])},
+               {"ignore_index": 4, "label_smoothing": 0.25}, {"loss": T([], [1])})
+    if reply_ok("cross_entropy ignore_index + label_smoothing", r, {"loss": []}, {"logits": [n, v]}):
+        check("cross_entropy: smoothing of uniform logits is still log V", close(vals(r["outputs"]["loss"]), [math.log(v)], 1e-15))
+        check("cross_entropy: ignored rows get no gradient", vals(r["gradients"]["logits"])[v:] == [0] * (2 * v))
+    r = a.call("cross_entropy", {"logits": logits, "targets": I([n], [1, 1, 1])}, {"ignore_index": 1}, {"loss": T([], [1])})
+    if reply_ok("cross_entropy all ignored", r, {"loss": []}, {"logits": [n, v]}):
+        note(f"cross_entropy mean over zero targets: loss {r['outputs']['loss']['values']}, "
+             f"gradient finite: {all_finite(r['gradients']['logits'])}")
+    for dtype in ("float32", "bfloat16"):
+        r = a.call("cross_entropy", {"logits": grid([4, 7], rng), "targets": I([4], [0, 6, 3, 3])},
+                   {"label_smoothing": 0.125}, {"loss": T([], [1])}, dtype=dtype)
+        reply_ok(f"cross_entropy {dtype}", r, {"loss": []}, {"logits": [4, 7]})
+    r = a.call("cross_entropy", {"logits": logits, "targets": targets}, {}, {"loss": T([], [1])}, dtype="float32")
+    if reply_ok("cross_entropy float32 uniform", r, {"loss": []}):
+        check("cross_entropy float32: log V", close(vals(r["outputs"]["loss"]), [math.log(v)], 1e-6))
+
+
+def test_encoder_layer(a, rng):
+    c, f, heads, t = 4, 6, 2, 3
+    compose = Compose(a)
+    for norm_first in (False, True):
+        w = encoder_weights(rng, c, f)
+        x = grid([2, t, c], rng)
+        mask = T([t, t], [0, 0.5, "-inf", "-inf", 0, 0.25, 0, 0, 0])
+        params = {"heads": heads, "norm_first": norm_first, "activation": "gelu", "eps": 1e-5}
+        cot = {"y": grid([2, t, c], rng)}
+        r = a.call("encoder_layer", dict(w, x=x, mask=mask), params, cot)
+        if reply_ok(f"encoder_layer norm_first={norm_first}", r, {"y": [2, t, c]}, dict(shapes(w), x=[2, t, c]),
+                    {"h": [2, t, c]}):
+            want = compose.encoder(x, w, heads, norm_first, "gelu", 1e-5, mask=mask)
+            check(f"encoder_layer norm_first={norm_first}: = mha, layer_norm, feed_forward composed",
+                  close(vals(r["outputs"]["y"]), vals(want), 1e-12))
+        finite_difference_check(a, f"encoder_layer norm_first={norm_first} gradients", "encoder_layer",
+                                dict(w, x=x, mask=mask), params, cot, random.Random(11))
+    w = encoder_weights(rng, c, f)
+    x = grid([t, c], rng)
+    for act in ("relu", "gelu_tanh", "silu"):
+        r = a.call("encoder_layer", dict(w, x=x), {"heads": heads, "activation": act, "causal": True}, {"y": grid([t, c], rng)})
+        if reply_ok(f"encoder_layer {act} causal, no batch axis", r, {"y": [t, c]}, dict(shapes(w), x=[t, c])):
+            want = compose.encoder(x, w, heads, False, act, 1e-5, causal=True)
+            check(f"encoder_layer {act} causal: composed", close(vals(r["outputs"]["y"]), vals(want), 1e-12))
+    # A fully masked row (safe softmax inside the module's attention): finite everywhere.
+    # A fully masked row (safe softmax inside the module's attention): finite everywhere, and the
+    # same as multi_head_attention's safe row (attention output b_o) composed by hand.
+    dead = T([t, t], ["-inf"] * t + [0] * (t * t - t))
+    r = a.call("encoder_layer", dict(w, x=x, mask=dead), {"heads": heads}, {"y": grid([t, c], rng)})
+    if reply_ok("encoder_layer fully masked row", r, {"y": [t, c]}, dict(shapes(w), x=[t, c])):
+        check("encoder_layer fully masked row: finite",
+              all_finite(r["outputs"]["y"]) and all(all_finite(g) for g in r["gradients"].values()))
+        want = compose.encoder(x, w, heads, False, "relu", 1e-5, mask=dead)
+        check("encoder_layer fully masked row: composed", close(vals(r["outputs"]["y"]), vals(want), 1e-12))
+    for dtype in ("float32", "bfloat16"):
+        r = a.call("encoder_layer", dict(w, x=grid([2, t, c], rng)), {"heads": heads, "norm_first": True},
+                   {"y": grid([2, t, c], rng)}, dtype=dtype)
+        reply_ok(f"encoder_layer {dtype}", r, {"y": [2, t, c]}, dict(shapes(w), x=[2, t, c]))
+
+
+def test_decoder_layer(a, rng):
+    c, f, heads, t, s = 4, 6, 2, 3, 2
+    compose = Compose(a)
+    for norm_first in (False, True):
+        w = decoder_weights(rng, c, f)
+        x, memory = grid([2, t, c], rng), grid([2, s, c], rng)
+        params = {"heads": heads, "norm_first": norm_first, "activation": "silu"}
+        cot = {"y": grid([2, t, c], rng)}
+        r = a.call("decoder_layer", dict(w, x=x, memory=memory), params, cot)
+        if reply_ok(f"decoder_layer norm_first={norm_first}", r, {"y": [2, t, c]},
+                    dict(shapes(w), x=[2, t, c], memory=[2, s, c]), {"h1": [2, t, c], "h2": [2, t, c]}):
+            want = compose.decoder(x, memory, w, heads, norm_first, "silu", 1e-5)
+            check(f"decoder_layer norm_first={norm_first}: composed", close(vals(r["outputs"]["y"]), vals(want), 1e-12))
+        finite_difference_check(a, f"decoder_layer norm_first={norm_first} gradients", "decoder_layer",
+                                dict(w, x=x, memory=memory), params, cot, random.Random(13))
+    w = decoder_weights(rng, c, f)
+    r = a.call("decoder_layer", dict(w, x=grid([t, c], rng), memory=grid([s, c], rng)), {"heads": heads},
+               {"y": grid([t, c], rng)}, dtype="bfloat16")
+    reply_ok("decoder_layer bfloat16, no batch axis", r, {"y": [t, c]}, dict(shapes(w), x=[t, c], memory=[s, c]))
+
+
+def transformer_inputs(rng, layers, c, f, vs, vt, lead, s, t):
+    w = {"src_ids": I(lead + [s], [rng.randrange(vs) for _ in range(math.prod(lead + [s]))]),
+         "tgt_ids": I(lead + [t], [rng.randrange(vt) for _ in range(math.prod(lead + [t]))]),
+         "labels": I(lead + [t], [rng.randrange(vt) for _ in range(math.prod(lead + [t]))]),
+         "src_embed": grid([vs, c], rng, den=64), "tgt_embed": grid([vt, c], rng, den=64)}
+    for i in range(layers):
+        w.update(encoder_weights(rng, c, f, f"enc.{i}."))
+    for i in range(layers):
+        w.update(decoder_weights(rng, c, f, f"dec.{i}."))
+    w.update(ln_weights(rng, c, "enc_norm."))
+    w.update(ln_weights(rng, c, "dec_norm."))
+    w.update({"out.w": grid([c, vt], rng, den=64), "out.b": grid([vt], rng, den=64)})
+    return w
+
+
+def test_transformer(a, rng):
+    c, f, heads, vs, vt, s, t = 4, 6, 2, 5, 6, 3, 2
+    compose = Compose(a)
+    for layers, norm_first, lead in ((1, False, [2]), (2, True, [])):
+        w = transformer_inputs(rng, layers, c, f, vs, vt, lead, s, t)
+        params = {"layers": layers, "heads": heads, "norm_first": norm_first, "activation": "gelu",
+                  "label_smoothing": 0.125, "ignore_index": 1}
+        cot = {"loss": T([], [1]), "logits": grid(lead + [t, vt], rng)}
+        name = f"transformer layers={layers} norm_first={norm_first}"
+        r = a.call("transformer", w, params, cot)
+        if not reply_ok(name, r, {"loss": [], "logits": lead + [t, vt]}, shapes(w), {"memory": lead + [s, c]}):
+            continue
+        # The same model out of the adapter's primitives.
+        def embed(ids, table, length):
+            e = compose.op("embedding", {"ids": ids, "table": table}, {"scale": "sqrt_d"})
+            pe = compose.op("positional_encoding", {}, {"length": length, "d_model": c})
+            return T(e["shape"], [x + pe["values"][k % (length * c)] for k, x in enumerate(vals(e))])
+        enc = embed(w["src_ids"], w["src_embed"], s)
+        for i in range(layers):
+            enc = compose.encoder(enc, strip(w, f"enc.{i}."), heads, norm_first, "gelu", 1e-5)
+        memory = compose.ln(enc, strip(w, "enc_norm."), 1e-5)
+        dec = embed(w["tgt_ids"], w["tgt_embed"], t)
+        for i in range(layers):
+            dec = compose.decoder(dec, memory, strip(w, f"dec.{i}."), heads, norm_first, "gelu", 1e-5)
+        dec = compose.ln(dec, strip(w, "dec_norm."), 1e-5)
+        logits = compose.op("linear", {"x": dec, "w": w["out.w"], "b": w["out.b"]})
+        flat = T([math.prod(lead + [t]), vt], vals(logits))
+        loss = compose.op("cross_entropy", {"logits": flat, "targets": I([flat["shape"][0]], w["labels"]["values"])},
+                          {"ignore_index": 1, "label_smoothing": 0.125})
+        check(f"{name}: memory = composed", close(vals(r["intermediates"]["memory"]), vals(memory), 1e-12))
+        check(f"{name}: logits = composed", close(vals(r["outputs"]["logits"]), vals(logits), 1e-12))
+        check(f"{name}: loss = composed", close(vals(r["outputs"]["loss"]), vals(loss), 1e-12))
+        if layers == 1:
+            finite_difference_check(a, f"{name} gradients", "transformer", w, params, cot, random.Random(17))
+    w = transformer_inputs(rng, 1, c, f, vs, vt, [2], s, t)
+    for dtype in ("float32", "bfloat16"):
+        r = a.call("transformer", w, {"layers": 1, "heads": heads, "embed_scale": "none", "activation": "relu"},
+                   {"loss": T([], [1]), "logits": grid([2, t, vt], rng)}, dtype=dtype)
+        reply_ok(f"transformer {dtype}", r, {"loss": [], "logits": [2, t, vt]}, shapes(w))
+
+
+def test_bad_requests(a):
+    good = {"x": T([1, 2], [1, 2]), "w": T([2, 3], [1, 2, 3, 4, 5, 6]), "b": T([3], [0.5, 0, -1])}
+
+    def is_error(name, reply, want_id):
+        check(name, "error" in reply and reply.get("id") == want_id and isinstance(reply["error"], str), str(reply))
+
+    is_error("malformed line gets an error", a.raw("this is not JSON {"), None)
+    is_error("non-object line gets an error", a.raw("[1, 2, 3]"), None)
+    is_error("unknown op", a.call("no_such_op", {}), "no_such_op/" + str(a.counter))
+    is_error("shape mismatch", a.call("linear", dict(good, w=T([3, 2], [1] * 6))), "linear/" + str(a.counter))
+    is_error("values count", a.call("linear", dict(good, b={"shape": [3], "values": [1]})), "linear/" + str(a.counter))
+    is_error("bad value", a.call("linear", dict(good, b={"shape": [1], "values": ["one"]})), "linear/" + str(a.counter))
+    is_error("missing input", a.call("linear", {"x": good["x"], "w": good["w"]}), "linear/" + str(a.counter))
+    is_error("unexpected input", a.call("linear", dict(good, z=T([1], [1]))), "linear/" + str(a.counter))
+    is_error("unknown param", a.call("linear", good, {"bias": False}), "linear/" + str(a.counter))
+    is_error("missing required param", a.call("multi_head_attention", {"x": T([1, 2], [1, 2])}),
+             "multi_head_attention/" + str(a.counter))
+    is_error("unsupported dtype", a.call("linear", good, dtype="float16"), "linear/" + str(a.counter))
+    is_error("cotangent shape", a.call("linear", good, cotangents={"y": T([3], [1, 1, 1])}), "linear/" + str(a.counter))
+    is_error("integer input where a real one is expected",
+             a.call("softmax", {"x": I([2], [1, 2])}), "softmax/" + str(a.counter))
+    is_error("target out of range", a.call("cross_entropy", {"logits": T([1, 2], [0, 0]), "targets": I([1], [7])}),
+             "cross_entropy/" + str(a.counter))
+    r = a.call("linear", good, cotangents={"y": T([1, 3], [1, 1, 1])})
+    check("adapter keeps going after bad requests", r.get("outputs", {}).get("y", {}).get("values") == [9.5, 12, 14], str(r))
+    r = a.call("linear", good)
+    check("no cotangents: outputs, no gradients", "outputs" in r and r.get("gradients") == {}, str(r))
+
+
+def main():
+    signal.alarm(300)  # a hung adapter fails the test instead of hanging it
+    rng = random.Random(2024)
+    a = Adapter()
+    tests = [test_handshake, test_linear, test_embedding, test_positional_encoding, test_softmax, test_log_softmax,
+             test_activations, test_layer_norm, test_rms_norm, test_attention, test_multi_head_attention,
+             test_feed_forward, test_cross_entropy, test_encoder_layer, test_decoder_layer, test_transformer,
+             test_bad_requests]
+    for test in tests:
+        try:
+            test(a) if test is test_handshake or test is test_bad_requests else test(a, rng)
+        except Exception as e:  # one broken test must not hide the others
+            check(test.__name__, False, f"{type(e).__name__}: {e}")
+            if a.proc.poll() is not None:
+                a = Adapter()
+    try:
+        test_attention_unsafe(rng)
+    except Exception as e:
+        check("test_attention_unsafe", False, f"{type(e).__name__}: {e}")
+    check("adapter exits 0 when stdin closes", a.close() == 0)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
