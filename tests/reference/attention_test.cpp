@@ -1,0 +1,362 @@
+// attention: gradients against finite differences (batch axes, Tq != Tk, D != Dv, causal, scale,
+// finite and -inf masks), closed forms (identical keys, fully masked rows, default scale, causal as an
+// explicit mask, a hand-computed 1x2 case), masked_fill semantics for NaN and 1e10 in masked keys and
+// values, and bad inputs.
+#include "gradspec/reference/ops/attention.hpp"
+#include "gradspec/errors.hpp"
+#include "support/finite_difference.hpp"
+#include "support/test_inputs.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <string>
+
+using namespace gradspec::reference;
+using namespace gradspec::testing;
+
+namespace {
+
+struct attention_shape {
+  shape_t batch;
+  std::int64_t Tq, Tk, D, Dv;
+};
+
+shape_t with_tail(shape_t s, std::int64_t a, std::int64_t b) {
+  s.push_back(a);
+  s.push_back(b);
+  return s;
+}
+
+template <class T>
+op_args<T> attention_args(const attention_shape& s, const std::map<std::string, std::string>& given, std::uint64_t seed) {
+  op_args<T> a;
+  a.params = params("attention", given);
+  a.inputs["q"] = grid_tensor<T>(with_tail(s.batch, s.Tq, s.D), seed);
+  a.inputs["k"] = grid_tensor<T>(with_tail(s.batch, s.Tk, s.D), seed + 1);
+  a.inputs["v"] = grid_tensor<T>(with_tail(s.batch, s.Tk, s.Dv), seed + 2);
+  return a;
+}
+
+template <class T> op_result<T> run(const op_args<T>& a, bool backward) { return evaluate(*find_op("attention"), a, backward); }
+
+// Cotangent for `out` as a grid tensor (T = double or mp_real).
+template <class T> void set_cotangent(op_args<T>& a, std::uint64_t seed) {
+  auto r = run(a, false);
+  a.cotangents["out"] = grid_tensor<T>(r.outputs.at("out").shape, seed);
+}
+
+// Equal element by element (NaN equals NaN), same shape.
+template <class T> bool same(const tensor<T>& a, const tensor<T>& b) {
+  if (a.shape != b.shape) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!(a.data[i] == b.data[i]) && !(is_nan(a.data[i]) && is_nan(b.data[i]))) return false;
+  return true;
+}
+
+template <class T> bool all_finite(const tensor<T>& t) {
+  for (const auto& x : t.data)
+    if (!is_finite(x)) return false;
+  return true;
+}
+
+double max_rel_diff(const tensor<mp_real>& a, const tensor<mp_real>& b) {
+  BOOST_REQUIRE(a.shape == b.shape);
+  mp_real m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    mp_real d = abs(a.data[i] - b.data[i]);
+    if (b.data[i] != 0) d /= abs(b.data[i]);
+    m = std::max(m, d);
+  }
+  return to_double(m);
+}
+
+bool throws_at(const op_args<double>& a, const std::string& path) {
+  try {
+    run(a, false);
+  } catch (const gradspec::bad_input& e) {
+    BOOST_TEST_MESSAGE("bad_input: " << e.what());
+    return e.path() == path;
+  }
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(attention_test)
+
+BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
+  precision_guard bits(256);
+  struct variant {
+    const char* what;
+    attention_shape shape;
+    std::map<std::string, std::string> params;
+    int mask; // 0 none, 1 finite additive, 2 finite with -inf entries
+  };
+  const variant variants[] = {
+      {"no batch axes", {{}, 3, 3, 4, 4}, {}, 0},
+      {"one batch axis, Tq != Tk, D != Dv", {{2}, 3, 4, 3, 2}, {}, 0},
+      {"two batch axes", {{2, 2}, 2, 3, 2, 3}, {}, 0},
+      {"Tq > Tk", {{1}, 4, 2, 3, 3}, {}, 0},
+      {"causal", {{2}, 4, 4, 3, 2}, {{"causal", "true"}}, 0},
+      {"custom scale", {{2}, 3, 4, 2, 3}, {{"scale", "0.3"}}, 0},
+      {"additive finite mask", {{2}, 3, 4, 3, 2}, {}, 1},
+      {"mask with -inf entries", {{2}, 3, 4, 3, 2}, {}, 2},
+      {"causal, mask and scale", {{2}, 3, 3, 2, 2}, {{"causal", "true"}, {"scale", "-1.25"}}, 2},
+  };
+  std::uint64_t seed = 10;
+  for (const auto& v : variants) {
+    BOOST_TEST_CONTEXT(v.what) {
+      auto a = attention_args<mp_real>(v.shape, v.params, seed);
+      if (v.mask) {
+        auto mask = grid_tensor<mp_real>({v.shape.Tq, v.shape.Tk}, seed + 5, 2.0);
+        if (v.mask == 2) {
+          mask.data[0 * v.shape.Tk + 1] = -infinity<mp_real>();
+          mask.data[2 * v.shape.Tk + 0] = -infinity<mp_real>();
+        }
+        a.inputs["mask"] = mask;
+      }
+      fill_cotangents("attention", a, seed + 7);
+      auto agreement = check_gradients("attention", a);
+      BOOST_TEST(agreement.checked == a.inputs["q"].size() + a.inputs["k"].size() + a.inputs["v"].size());
+      BOOST_TEST(agreement.min_digits >= 30, agreement.worst);
+      BOOST_TEST_MESSAGE(v.what << ": min digits " << agreement.min_digits);
+      seed += 10;
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(known_values_by_hand) {
+  // q = [1 0], k = [[1 0] [0 1]], v = [[1 2] [3 4]], scale 1/sqrt(2): scores [1/sqrt2, 0],
+  // weights [e^a, 1] / (e^a + 1) with a = 1/sqrt2, out = w0·[1 2] + w1·[3 4].
+  op_args<double> a;
+  a.params = params("attention");
+  a.inputs["q"] = tensor<double>({1, 2}, {1, 0});
+  a.inputs["k"] = tensor<double>({2, 2}, {1, 0, 0, 1});
+  a.inputs["v"] = tensor<double>({2, 2}, {1, 2, 3, 4});
+  auto r = run(a, false);
+  const double s0 = 1 / std::sqrt(2.0), w0 = std::exp(s0) / (std::exp(s0) + 1), w1 = 1 / (std::exp(s0) + 1);
+  BOOST_TEST(r.intermediates.at("scores").data[0] == s0, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(r.intermediates.at("scores").data[1] == 0.0);
+  BOOST_TEST(r.intermediates.at("weights").data[0] == w0, boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(r.intermediates.at("weights").data[1] == w1, boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(r.outputs.at("out").shape == (shape_t{1, 2}));
+  BOOST_TEST(r.outputs.at("out").data[0] == w0 * 1 + w1 * 3, boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(r.outputs.at("out").data[1] == w0 * 2 + w1 * 4, boost::test_tools::tolerance(1e-14));
+}
+
+BOOST_AUTO_TEST_CASE(identical_keys_give_the_mean_of_the_values) {
+  precision_guard bits(256);
+  for (std::int64_t Tk : {4, 3}) {
+    auto a = attention_args<mp_real>({{2}, 3, Tk, 3, 2}, {}, 40);
+    auto& k = a.inputs["k"];
+    for (std::size_t b = 0; b < 2; ++b)
+      for (std::int64_t j = 1; j < Tk; ++j)
+        for (std::size_t d = 0; d < 3; ++d) k.data[(b * Tk + j) * 3 + d] = k.data[(b * Tk) * 3 + d];
+    auto out = run(a, false).outputs.at("out");
+    const auto& v = a.inputs["v"];
+    tensor<mp_real> mean({2, 3, 2});
+    for (std::size_t b = 0; b < 2; ++b)
+      for (std::size_t d = 0; d < 2; ++d) {
+        mp_real s = 0;
+        for (std::int64_t j = 0; j < Tk; ++j) s += v.data[(b * Tk + j) * 2 + d];
+        s /= Tk;
+        for (std::size_t i = 0; i < 3; ++i) mean.data[(b * 3 + i) * 2 + d] = s;
+      }
+    if (Tk == 4) {
+      // Every weight is exactly 1/4 and the grid values sum exactly at 256 bits.
+      BOOST_TEST(same(out, mean));
+    } else {
+      BOOST_TEST(max_rel_diff(out, mean) < 1e-70);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fully_masked_rows_give_zero_output_and_zero_gradients) {
+  precision_guard bits(256);
+  // (a) a mask row of -inf; (b) causal with mask[0][0] = -inf (query 0 sees only key 0).
+  for (bool causal : {false, true}) {
+    BOOST_TEST_CONTEXT("causal " << causal) {
+      auto a = attention_args<mp_real>({{2}, 3, 3, 2, 3}, {{"causal", causal ? "true" : "false"}}, 50);
+      tensor<mp_real> mask({3, 3});
+      const std::size_t row = causal ? 0 : 1;
+      if (causal)
+        mask.data[0] = -infinity<mp_real>();
+      else
+        for (std::size_t j = 0; j < 3; ++j) mask.data[row * 3 + j] = -infinity<mp_real>();
+      a.inputs["mask"] = mask;
+      fill_cotangents("attention", a, 51);
+      auto r = run(a, true);
+      const auto& out = r.outputs.at("out");
+      BOOST_TEST(all_finite(out));
+      for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t d = 0; d < 3; ++d) BOOST_TEST(out.data[(b * 3 + row) * 3 + d] == 0);
+      for (const auto& [name, g] : r.gradients) BOOST_TEST(all_finite(g), name);
+      const auto& dq = r.gradients.at("q");
+      for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t d = 0; d < 2; ++d) BOOST_TEST(dq.data[(b * 3 + row) * 2 + d] == 0);
+      const auto& w = r.intermediates.at("weights");
+      const auto& s = r.intermediates.at("scores");
+      for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t j = 0; j < 3; ++j) {
+          BOOST_TEST(w.data[(b * 3 + row) * 3 + j] == 0);
+          BOOST_TEST((is_inf(s.data[(b * 3 + row) * 3 + j]) && s.data[(b * 3 + row) * 3 + j] < 0));
+        }
+      auto agreement = check_gradients("attention", a);
+      BOOST_TEST(agreement.min_digits >= 30, agreement.worst);
+      // The same in double.
+      op_args<double> ad;
+      ad.params = a.params;
+      for (const auto& [name, t] : a.inputs) ad.inputs[name] = tensor_cast<double>(t);
+      ad.cotangents["out"] = tensor_cast<double>(a.cotangents.at("out"));
+      auto rd = run(ad, true);
+      BOOST_TEST(all_finite(rd.outputs.at("out")));
+      for (const auto& [name, g] : rd.gradients) BOOST_TEST(all_finite(g), name);
+    }
+  }
+}
+
+// NaN or 1e10 in a key/value that the mask hides from every query: out, weights and every gradient
+// are exactly those of the same case with an ordinary value there (masked_fill semantics).
+template <class T> void check_masked_garbage() {
+  const T bad_values[] = {quiet_nan<T>(), T(1e10), T(-1e10), infinity<T>()};
+  auto base = attention_args<T>({{2}, 3, 4, 3, 2}, {}, 60);
+  tensor<T> mask = grid_tensor<T>({3, 4}, 61);
+  for (std::size_t i = 0; i < 3; ++i) mask.data[i * 4 + 2] = -infinity<T>(); // key 2 masked everywhere
+  base.inputs["mask"] = mask;
+  set_cotangent(base, 62);
+  const auto want = run(base, true);
+  for (const T& bad : bad_values)
+    for (const char* which : {"k", "v"}) {
+      BOOST_TEST_CONTEXT(which << " = " << to_double(bad)) {
+        auto a = base;
+        auto& t = a.inputs[which];
+        const std::size_t d = t.cols();
+        for (std::size_t b = 0; b < 2; ++b)
+          for (std::size_t c = 0; c < d; ++c) t.data[(b * 4 + 2) * d + c] = bad;
+        const auto got = run(a, true);
+        BOOST_TEST(same(got.outputs.at("out"), want.outputs.at("out")));
+        BOOST_TEST(same(got.intermediates.at("weights"), want.intermediates.at("weights")));
+        BOOST_TEST(same(got.intermediates.at("scores"), want.intermediates.at("scores")));
+        for (const char* g : {"q", "k", "v"}) BOOST_TEST(same(got.gradients.at(g), want.gradients.at(g)), g);
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(nan_and_huge_values_in_masked_keys_and_values_change_nothing) {
+  check_masked_garbage<double>();
+  precision_guard bits(256);
+  check_masked_garbage<mp_real>();
+}
+
+BOOST_AUTO_TEST_CASE(nan_in_a_key_reaches_only_the_queries_that_see_it) {
+  // Causal: the last key is seen by the last query only. NaN in that key and value leaves rows
+  // 0..T-2 of out as they were (and their dq finite) and makes row T-1 NaN.
+  auto base = attention_args<double>({{}, 4, 4, 2, 3}, {{"causal", "true"}}, 70);
+  set_cotangent(base, 71);
+  const auto want = run(base, false).outputs.at("out");
+  auto a = base;
+  a.inputs["v"].data[3 * 3 + 1] = quiet_nan<double>();
+  a.inputs["k"].data[3 * 2 + 0] = quiet_nan<double>();
+  const auto got = run(a, true);
+  const auto& out = got.outputs.at("out");
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t d = 0; d < 3; ++d) BOOST_TEST(out.data[i * 3 + d] == want.data[i * 3 + d]);
+  for (std::size_t d = 0; d < 3; ++d) BOOST_TEST(is_nan(out.data[3 * 3 + d]));
+  // dq of rows 0..2 depend only on keys 0..2 and are finite.
+  const auto& dq = got.gradients.at("q");
+  for (std::size_t i = 0; i < 3 * 2; ++i) BOOST_TEST(is_finite(dq.data[i]));
+}
+
+BOOST_AUTO_TEST_CASE(default_scale_is_one_over_sqrt_d) {
+  precision_guard bits(256);
+  for (auto [D, text] : {std::pair<std::int64_t, const char*>{4, "0.5"}, {16, "0.25"}, {1, "1"}}) {
+    auto a = attention_args<mp_real>({{2}, 3, 4, D, 2}, {}, 80);
+    fill_cotangents("attention", a, 81);
+    auto b = a;
+    b.params = params("attention", {{"scale", text}});
+    auto ra = run(a, true), rb = run(b, true);
+    BOOST_TEST(same(ra.outputs.at("out"), rb.outputs.at("out")));
+    BOOST_TEST(same(ra.intermediates.at("scores"), rb.intermediates.at("scores")));
+    for (const char* g : {"q", "k", "v"}) BOOST_TEST(same(ra.gradients.at(g), rb.gradients.at(g)), g);
+  }
+  // D = 3: scores[0][0] is q0·k0 / sqrt(3), computed here directly.
+  auto a = attention_args<mp_real>({{}, 2, 2, 3, 1}, {}, 82);
+  auto s = run(a, false).intermediates.at("scores");
+  mp_real want = 0;
+  for (std::size_t d = 0; d < 3; ++d) want += a.inputs["q"].data[d] * a.inputs["k"].data[d];
+  want /= sqrt(mp_real(3));
+  BOOST_TEST(to_double(abs(s.data[0] - want)) < 1e-70);
+}
+
+BOOST_AUTO_TEST_CASE(causal_equals_an_explicit_upper_triangular_minus_inf_mask) {
+  precision_guard bits(256);
+  auto a = attention_args<mp_real>({{2, 1}, 4, 4, 3, 2}, {{"causal", "true"}}, 90);
+  fill_cotangents("attention", a, 91);
+  auto b = a;
+  b.params = params("attention");
+  tensor<mp_real> mask({4, 4});
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t j = i + 1; j < 4; ++j) mask.data[i * 4 + j] = -infinity<mp_real>();
+  b.inputs["mask"] = mask;
+  auto ra = run(a, true), rb = run(b, true);
+  BOOST_TEST(same(ra.outputs.at("out"), rb.outputs.at("out")));
+  BOOST_TEST(same(ra.intermediates.at("weights"), rb.intermediates.at("weights")));
+  for (const char* g : {"q", "k", "v"}) BOOST_TEST(same(ra.gradients.at(g), rb.gradients.at(g)), g);
+  // j <= i: the diagonal is visible (no off-by-one), the strict upper triangle is not.
+  const auto& w = ra.intermediates.at("weights");
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t j = 0; j < 4; ++j) BOOST_TEST((w.data[i * 4 + j] > 0) == (j <= i));
+  BOOST_TEST(w.data[0] == 1); // query 0 sees key 0 alone
+}
+
+BOOST_AUTO_TEST_CASE(rejects_bad_inputs) {
+  auto ok = attention_args<double>({{2}, 3, 4, 3, 2}, {}, 1);
+  BOOST_CHECK_NO_THROW(run(ok, false));
+  {
+    auto a = ok; // mismatched D
+    a.inputs["k"] = tensor<double>({2, 4, 2});
+    BOOST_TEST(throws_at(a, "inputs/k"));
+  }
+  {
+    auto a = ok; // causal with Tq != Tk
+    a.params = params("attention", {{"causal", "true"}});
+    BOOST_TEST(throws_at(a, "params/causal"));
+  }
+  {
+    auto a = ok; // v with another Tk
+    a.inputs["v"] = tensor<double>({2, 3, 2});
+    BOOST_TEST(throws_at(a, "inputs/v"));
+  }
+  {
+    auto a = ok; // leading axes differ (no broadcasting)
+    a.inputs["k"] = tensor<double>({1, 4, 3});
+    BOOST_TEST(throws_at(a, "inputs/k"));
+  }
+  {
+    auto a = ok; // mask [Tk, Tq]
+    a.inputs["mask"] = tensor<double>({4, 3});
+    BOOST_TEST(throws_at(a, "inputs/mask"));
+  }
+  {
+    auto a = ok; // rank 1
+    a.inputs["q"] = tensor<double>({3});
+    BOOST_TEST(throws_at(a, "inputs/q"));
+  }
+  {
+    auto a = ok; // scale must be a number
+    std::map<std::string, param_value> raw{{"scale", param_from_text("\"big\"")}};
+    raw["scale"].type = param_value::kind::string;
+    raw["scale"].text = "big";
+    BOOST_CHECK_THROW(validate_params(find_op("attention")->params, raw), gradspec::bad_input);
+  }
+  {
+    auto a = ok; // cotangent of the wrong shape
+    a.cotangents["out"] = tensor<double>({2, 3, 3});
+    BOOST_CHECK_THROW(run(a, true), gradspec::bad_input);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,272 @@
+// encoder_layer: gradients against finite differences (post-LN and pre-LN, with and without a batch
+// axis, every activation, causal and mask), the output against the primitive ops composed by hand,
+// the post-LN row mean, and bad inputs.
+#include "gradspec/reference/ops/encoder_layer.hpp"
+#include "gradspec/errors.hpp"
+#include "support/finite_difference.hpp"
+#include "support/test_inputs.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+using namespace gradspec::reference;
+using namespace gradspec::testing;
+
+namespace {
+
+constexpr std::int64_t C = 4, F = 8, T_len = 3;
+
+shape_t weight_shape(const std::string& name) {
+  const std::string w = name.substr(name.rfind('.') + 1);
+  if (w == "w1") return {C, F};
+  if (w == "b1") return {F};
+  if (w == "w2") return {F, C};
+  if (w[0] == 'w') return {C, C};
+  return {C}; // b_*, b2, gamma, beta
+}
+
+// x [batch..., T, C] and every weight of the op (grid values), mask [T, T] with one -inf when asked.
+op_args<mp_real> layer_args(const shape_t& batch, const std::map<std::string, std::string>& given, std::uint64_t seed,
+                            bool with_mask) {
+  op_args<mp_real> a;
+  a.params = params("encoder_layer", given);
+  shape_t xs = batch;
+  xs.push_back(T_len);
+  xs.push_back(C);
+  a.inputs["x"] = grid_tensor<mp_real>(xs, seed);
+  for (const auto& in : find_op("encoder_layer")->inputs(a.params))
+    if (in.name != "x" && !in.optional) a.inputs[in.name] = grid_tensor<mp_real>(weight_shape(in.name), seed + 1 + a.inputs.size());
+  if (with_mask) {
+    auto mask = grid_tensor<mp_real>({T_len, T_len}, seed + 100);
+    mask.data[0 * T_len + 1] = -infinity<mp_real>(); // query 0 never sees key 1
+    a.inputs["mask"] = mask;
+  }
+  return a;
+}
+
+// check_gradients (support/finite_difference.hpp) measures each element against a floor relative to the
+// largest element of its own tensor, so a gradient that is zero in exact arithmetic compares rounding
+// noise (~1e-79 analytic) with rounding noise (~1e-47 from the difference quotient). Every b_k gradient
+// is such a tensor: softmax ignores a shift shared by all keys of a row, q·(k_j + b) = q·k_j + q·b.
+// This is check_gradients with those tensors checked to be zero to within rounding instead.
+gradient_agreement check_gradients_b_k_zero(const std::string& op, const op_args<mp_real>& args) {
+  const auto& info = *find_op(op);
+  const auto analytic = evaluate(info, args, true);
+  auto objective = [&](const op_args<mp_real>& a) { // L = sum_o <cot_o, o> over finite outputs
+    const auto r = evaluate(info, a, false);
+    mp_real sum = 0;
+    for (const auto& [name, cot] : a.cotangents)
+      for (std::size_t i = 0; i < cot.size(); ++i)
+        if (is_finite(r.outputs.at(name).data[i])) sum += cot.data[i] * r.outputs.at(name).data[i];
+    return sum;
+  };
+  mp_real largest = 0;
+  for (const auto& [name, g] : analytic.gradients)
+    for (const auto& v : g.data) largest = std::max(largest, mp_real(abs(v)));
+  const mp_real h = ldexp(mp_real(1), -100);
+  gradient_agreement agreement;
+  op_args<mp_real> moved = args;
+  for (const auto& spec : info.inputs(args.params)) {
+    if (spec.integer || !spec.differentiable || !args.inputs.count(spec.name)) continue;
+    const auto it = analytic.gradients.find(spec.name);
+    if (it == analytic.gradients.end() || it->second.shape != args.inputs.at(spec.name).shape)
+      return {0, "missing or misshapen gradient for " + spec.name, agreement.checked};
+    const auto& grad = it->second;
+    const bool zero = spec.name.size() >= 3 && spec.name.compare(spec.name.size() - 3, 3, "b_k") == 0;
+    mp_real scale = 0;
+    for (const auto& g : grad.data) scale = std::max(scale, mp_real(abs(g)));
+    for (std::size_t i = 0; i < grad.size(); ++i, ++agreement.checked) {
+      double digits;
+      mp_real fd = 0;
+      if (zero) {
+        digits = abs(grad.data[i]) <= largest * mp_real(1e-60) ? 1e9 : 0.0;
+      } else {
+        auto& x = moved.inputs.at(spec.name).data[i];
+        const mp_real saved = x;
+        x = saved + h;
+        const mp_real up = objective(moved);
+        x = saved - h;
+        const mp_real down = objective(moved);
+        x = saved;
+        fd = (up - down) / (2 * h);
+        const mp_real err = abs(fd - grad.data[i]), denom = std::max(mp_real(abs(grad.data[i])), scale * mp_real(1e-20));
+        digits = err == 0 ? 1e9 : denom == 0 ? 0.0 : -to_double(log10(err / denom));
+      }
+      if (digits < agreement.min_digits) {
+        agreement.min_digits = digits;
+        agreement.worst = "gradients." + spec.name + "[" + std::to_string(i) + "]: analytic " +
+                          format_scalar(grad.data[i], 20) + (zero ? " (should be 0)" : ", finite difference " + format_scalar(fd, 20));
+      }
+    }
+  }
+  return agreement;
+}
+
+// One primitive op's output `y` from named inputs.
+tensor<mp_real> run(const std::string& op, const std::map<std::string, const tensor<mp_real>*>& inputs,
+                    const std::map<std::string, std::string>& given) {
+  op_args<mp_real> a;
+  a.params = params(op, given);
+  for (const auto& [name, t] : inputs) a.inputs[name] = *t;
+  return evaluate(*find_op(op), a, false).outputs.at("y");
+}
+
+tensor<mp_real> sum(tensor<mp_real> a, const tensor<mp_real>& b) {
+  add_into(a, b);
+  return a;
+}
+
+double max_abs_diff(const tensor<mp_real>& a, const tensor<mp_real>& b) {
+  BOOST_REQUIRE(a.shape == b.shape);
+  mp_real m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, mp_real(abs(a.data[i] - b.data[i])));
+  return to_double(m);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(encoder_layer_test)
+
+BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
+  precision_guard bits(256);
+  struct variant {
+    shape_t batch;
+    std::map<std::string, std::string> params;
+    bool mask;
+  };
+  const variant variants[] = {
+      {{}, {{"heads", "2"}}, false},                                                            // post-LN, relu
+      {{2}, {{"heads", "2"}, {"activation", "gelu"}}, true},                                    // post-LN, mask
+      {{}, {{"heads", "2"}, {"norm_first", "true"}, {"activation", "gelu_tanh"}, {"causal", "true"}}, false},
+      {{2}, {{"heads", "1"}, {"norm_first", "true"}, {"activation", "silu"}, {"causal", "true"}}, true},
+      {{2}, {{"heads", "4"}, {"causal", "true"}, {"eps", "0.25"}}, false},                      // post-LN, causal
+  };
+  std::uint64_t seed = 10;
+  for (const auto& v : variants) {
+    auto args = layer_args(v.batch, v.params, seed, v.mask);
+    fill_cotangents("encoder_layer", args, seed + 50);
+    seed += 7;
+    auto agreement = check_gradients_b_k_zero("encoder_layer", args);
+    const std::size_t weights = 4 * (C * C + C) + 2 * C + (C * F + F + F * C + C) + 2 * C;
+    BOOST_TEST(agreement.checked == numel(args.inputs.at("x").shape) + weights);
+    BOOST_TEST(agreement.min_digits >= 30, agreement.worst);
+    BOOST_TEST_MESSAGE("encoder_layer gradients: min digits " << agreement.min_digits);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(output_equals_primitives_composed) {
+  precision_guard bits(256);
+  for (bool norm_first : {false, true}) {
+    auto a = layer_args({2}, {{"heads", "2"}, {"norm_first", norm_first ? "true" : "false"}, {"activation", "gelu"},
+                              {"causal", "true"}},
+                        3, true);
+    const auto& in = a.inputs;
+    auto attention = [&](const tensor<mp_real>& x) {
+      return run("multi_head_attention",
+                 {{"x", &x}, {"w_q", &in.at("attn.w_q")}, {"b_q", &in.at("attn.b_q")}, {"w_k", &in.at("attn.w_k")},
+                  {"b_k", &in.at("attn.b_k")}, {"w_v", &in.at("attn.w_v")}, {"b_v", &in.at("attn.b_v")},
+                  {"w_o", &in.at("attn.w_o")}, {"b_o", &in.at("attn.b_o")}, {"mask", &in.at("mask")}},
+                 {{"heads", "2"}, {"causal", "true"}});
+    };
+    auto norm = [&](const tensor<mp_real>& x, const std::string& ln) {
+      return run("layer_norm", {{"x", &x}, {"gamma", &in.at(ln + ".gamma")}, {"beta", &in.at(ln + ".beta")}}, {});
+    };
+    auto ffn = [&](const tensor<mp_real>& x) {
+      return run("feed_forward",
+                 {{"x", &x}, {"w1", &in.at("ffn.w1")}, {"b1", &in.at("ffn.b1")}, {"w2", &in.at("ffn.w2")}, {"b2", &in.at("ffn.b2")}},
+                 {{"activation", "gelu"}});
+    };
+    const auto& x = in.at("x");
+    tensor<mp_real> y;
+    if (!norm_first) {
+      auto h = norm(sum(x, attention(x)), "ln1");
+      y = norm(sum(h, ffn(h)), "ln2");
+    } else {
+      auto h = sum(x, attention(norm(x, "ln1")));
+      y = sum(h, ffn(norm(h, "ln2")));
+    }
+    auto got = evaluate(*find_op("encoder_layer"), a, false).outputs.at("y");
+    BOOST_TEST(max_abs_diff(got, y) < 1e-70);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(post_ln_rows_have_the_mean_of_beta) {
+  // y = LN2(...) with gamma = 1: every row of y is a zero-mean row plus beta, so its mean is mean(beta).
+  precision_guard bits(256);
+  auto a = layer_args({2}, {{"heads", "2"}}, 21, false);
+  for (auto& g : a.inputs.at("ln2.gamma").data) g = 1;
+  const auto& beta = a.inputs.at("ln2.beta");
+  mp_real beta_mean = 0;
+  for (const auto& b : beta.data) beta_mean += b;
+  beta_mean /= C;
+  auto y = evaluate(*find_op("encoder_layer"), a, false).outputs.at("y");
+  for (std::size_t r = 0; r < y.rows(); ++r) {
+    mp_real mean = 0, var = 0;
+    for (std::int64_t c = 0; c < C; ++c) mean += y.row(r)[c];
+    mean /= C;
+    for (std::int64_t c = 0; c < C; ++c) var += (y.row(r)[c] - beta.data[c]) * (y.row(r)[c] - beta.data[c]);
+    BOOST_TEST(to_double(abs(mean - beta_mean)) < 1e-70);
+    BOOST_TEST(to_double(var / C) < 1.0); // var / (var + eps) of the normalized row
+  }
+}
+
+BOOST_AUTO_TEST_CASE(double_agrees_with_mp_real) {
+  precision_guard bits(256);
+  auto a = layer_args({}, {{"heads", "2"}, {"norm_first", "true"}, {"activation", "silu"}}, 31, true);
+  fill_cotangents("encoder_layer", a, 32);
+  op_args<double> d;
+  d.params = a.params;
+  for (const auto& [k, t] : a.inputs) d.inputs[k] = tensor_cast<double>(t);
+  for (const auto& [k, t] : a.cotangents) d.cotangents[k] = tensor_cast<double>(t);
+  auto hi = evaluate(*find_op("encoder_layer"), a, true);
+  auto lo = evaluate(*find_op("encoder_layer"), d, true);
+  for (const auto& [name, g] : hi.gradients) {
+    BOOST_REQUIRE(lo.gradients.count(name));
+    for (std::size_t i = 0; i < g.size(); ++i)
+      BOOST_TEST(std::abs(lo.gradients.at(name).data[i] - to_double(g.data[i])) < 1e-12, name << "[" << i << "]");
+  }
+  BOOST_TEST(hi.gradients.size() == 1 + 16u); // x and 16 weights
+  BOOST_TEST(!hi.gradients.count("mask"));
+}
+
+BOOST_AUTO_TEST_CASE(rejects_bad_inputs) {
+  auto base = [] {
+    op_args<double> a;
+    a.params = params("encoder_layer", {{"heads", "2"}});
+    a.inputs["x"] = tensor<double>({2, T_len, C});
+    for (const auto& in : find_op("encoder_layer")->inputs(a.params))
+      if (in.name != "x" && !in.optional) a.inputs[in.name] = tensor<double>(weight_shape(in.name));
+    return a;
+  };
+  const auto& op = *find_op("encoder_layer");
+  BOOST_CHECK_NO_THROW(evaluate(op, base(), false));
+
+  auto missing = base();
+  missing.inputs.erase("ffn.w1");
+  BOOST_CHECK_THROW(evaluate(op, missing, false), gradspec::bad_input);
+
+  auto wide = base();
+  wide.inputs["ln1.gamma"] = tensor<double>({C + 1});
+  BOOST_CHECK_THROW(evaluate(op, wide, false), gradspec::bad_input);
+
+  auto wide_w = base();
+  wide_w.inputs["attn.w_k"] = tensor<double>({C, C + 2});
+  BOOST_CHECK_THROW(evaluate(op, wide_w, false), gradspec::bad_input);
+
+  auto heads = base();
+  heads.params = params("encoder_layer", {{"heads", "3"}});
+  BOOST_CHECK_THROW(evaluate(op, heads, false), gradspec::bad_input);
+
+  auto mask = base();
+  mask.inputs["mask"] = tensor<double>({T_len, T_len + 1});
+  BOOST_CHECK_THROW(evaluate(op, mask, false), gradspec::bad_input);
+
+  auto flat = base();
+  flat.inputs["x"] = tensor<double>({C});
+  BOOST_CHECK_THROW(evaluate(op, flat, false), gradspec::bad_input);
+
+  BOOST_CHECK_THROW(params("encoder_layer", {}), gradspec::bad_input); // heads is required
+}
+
+BOOST_AUTO_TEST_SUITE_END()
