@@ -16,7 +16,9 @@ using reference::op_args;
 
 struct gradient_agreement {
   // Smallest number of agreeing significant digits over every element of every gradient, each
-  // element measured against max(|analytic|, largest |analytic| of its tensor * 1e-20).
+  // element measured against max(|analytic|, largest |analytic| of its tensor * 1e-20). Elements
+  // where both the analytic value and the difference quotient are below the rounding noise of the
+  // objective (|L|·2^(20-bits)/h) agree: they are zero in exact arithmetic.
   double min_digits = 1e9;
   std::string worst;       // where the minimum is, with both values
   std::size_t checked = 0; // elements compared
