@@ -91,7 +91,7 @@ const json& flag_notes() {
         "that overwrites keeps only one).");
     add("slide_exercise", "worked_example",
         "A worked exercise of the seed lecture slides, with the slide's inputs; the slides' printed numbers "
-        "are in cases/examples/slides_results.json.");
+        "are in cases/slides_results.json.");
     return n;
   }();
   return notes;

@@ -1,8 +1,10 @@
 #include "gradspec/cases/generate.hpp"
 
 #include "gradspec/cases/exactness.hpp"
+#include "gradspec/cases/suites.hpp"
 #include "gradspec/errors.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -102,6 +104,40 @@ const reference::tensor<mp_real>& find_result(const op_result<mp_real>& r, const
   return m.at(name);
 }
 
+// The attention scores of the evaluation (-inf where masked), if the op reports them.
+const reference::tensor<mp_real>* hi_scores(const std::vector<compared_tensor>& tensors) {
+  for (const auto& t : tensors)
+    if (t.group == "intermediates" && t.name == "scores") return &t.value;
+  return nullptr;
+}
+
+bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
+  for (std::size_t r = 0; r < t.rows(); ++r) {
+    bool all = t.cols() > 0;
+    for (std::size_t j = 0; j < t.cols() && all; ++j) all = reference::is_inf(t.row(r)[j]) && t.row(r)[j] < 0;
+    if (all) return true;
+  }
+  return false;
+}
+
+// A fully masked softmax row: in the attention scores, or in the input of softmax/log_softmax.
+bool has_fully_masked_row(const test_case& c, const reference::tensor<mp_real>* scores) {
+  if (scores && all_minus_inf_row(*scores)) return true;
+  if (c.inputs.count("mask")) { // attention-like ops: the mask, with causality, hides every key of a row
+    const auto mask = to_tensor<mp_real>(c.inputs.at("mask"));
+    const bool causal = c.params.values.count("causal") && c.params.boolean("causal");
+    for (std::size_t r = 0; r < mask.rows(); ++r) {
+      bool all = true;
+      for (std::size_t j = 0; j < mask.cols() && (!causal || j <= r); ++j)
+        all = all && reference::is_inf(mask.row(r)[j]) && mask.row(r)[j] < 0;
+      if (all) return true;
+    }
+  }
+  if ((c.op == "softmax" || c.op == "log_softmax") && c.inputs.count("x"))
+    return all_minus_inf_row(to_tensor<mp_real>(c.inputs.at("x")));
+  return false;
+}
+
 json param_json(const reference::param_value& v) {
   using kind = reference::param_value::kind;
   switch (v.type) {
@@ -147,11 +183,16 @@ json generate_case(const test_case& given, const generation_options& options) {
       throw std::runtime_error(path + " (" + c.id + "): the evaluations at " + std::to_string(options.bits) +
                                " and more bits do not agree on one digit; raise --bits");
 
+    // The contract: a case with a softmax row whose every entry is -inf carries fully_masked_row.
+    std::vector<std::string> flags = c.flags;
+    if (has_fully_masked_row(c, hi_scores(tensors)) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
+      flags.push_back("fully_masked_row");
+
     json out;
     out["id"] = c.id;
     out["op"] = c.op;
     if (!c.comment.empty()) out["comment"] = c.comment;
-    if (!c.flags.empty()) out["flags"] = c.flags;
+    if (!flags.empty()) out["flags"] = flags;
     json params = json::object();
     for (const auto& spec : op.params) params[spec.name] = param_json(c.params.at(spec.name));
     out["params"] = params;
@@ -198,7 +239,7 @@ json generate_file(const case_file& file, const generation_options& options) {
   const unsigned check_bits = reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
   reference::set_precision_bits(saved);
   out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}, {"check_precision_bits", check_bits}};
-  if (file.header.contains("notes")) out["notes"] = file.header["notes"];
+  json notes = file.header.contains("notes") ? file.header["notes"] : json::object();
   for (auto it = file.header.begin(); it != file.header.end(); ++it)
     if (it.key() != "format" && it.key() != "generator" && it.key() != "notes") out[it.key()] = it.value();
   json cases = json::array();
@@ -210,8 +251,19 @@ json generate_file(const case_file& file, const generation_options& options) {
     }
     if (options.on_case_done) options.on_case_done();
   }
-  out["cases"] = cases;
-  return out;
+  // Every flag the cases carry is explained in the file's notes.
+  for (const auto& c : cases)
+    if (c.contains("flags"))
+      for (const auto& f : c["flags"])
+        if (!notes.contains(f.get<std::string>()) && flag_notes().contains(f.get<std::string>()))
+          notes[f.get<std::string>()] = flag_notes()[f.get<std::string>()];
+  json ordered;
+  for (auto it = out.begin(); it != out.end(); ++it) {
+    ordered[it.key()] = it.value();
+    if (it.key() == "generator" && !notes.empty()) ordered["notes"] = notes;
+  }
+  ordered["cases"] = cases;
+  return ordered;
 }
 
 namespace {

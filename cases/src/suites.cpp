@@ -46,7 +46,7 @@ public:
     push(std::move(c));
   }
   // The last case added, to adjust (add a mask, plant a NaN).
-  test_case& last() { return files_.back().cases.back(); }
+  test_case& last() { return files_[last_file_].cases.back(); }
 
   std::vector<suite_file> finish() {
     for (auto& f : files_) {
@@ -62,6 +62,7 @@ public:
 
 private:
   std::vector<suite_file> files_;
+  std::size_t last_file_ = 0;
   void push(test_case c) {
     auto it = std::find_if(files_.begin(), files_.end(), [&](const suite_file& f) { return f.op == c.op; });
     if (it == files_.end()) {
@@ -69,6 +70,7 @@ private:
       it = files_.end() - 1;
     }
     it->cases.push_back(std::move(c));
+    last_file_ = static_cast<std::size_t>(it - files_.begin());
   }
 };
 

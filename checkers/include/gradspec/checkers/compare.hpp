@@ -67,7 +67,8 @@ struct case_finding {
 case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p,
                    const candidate_result* baseline = nullptr);
 
-// True when every input and cotangent of the case is exact in the dtype (its `exact_in`).
+// True when every input and cotangent of the case is exact in the dtype (its `exact_in`); always for
+// "decimal" (results worked by hand from the decimal inputs as written).
 bool exact_in(const cases::test_case& c, const std::string& dtype);
 
 } // namespace gradspec::checkers
