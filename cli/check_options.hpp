@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gradspec/cases/json_io.hpp"
+#include "gradspec/checkers/builtin.hpp"
 #include "gradspec/checkers/summary.hpp"
 #include "gradspec/errors.hpp"
 
@@ -13,10 +14,10 @@
 namespace gradspec::cli {
 
 struct check_options {
-  std::string dtype, json_path;
+  std::string dtype, json_path, baseline = "auto";
   std::optional<double> atol, rtol;
   std::vector<std::string> op_tolerances;
-  bool require_all = false, quiet = false, verbose = false;
+  bool require_all = false, quiet = false, verbose = false, forward_only = false;
 
   void add(CLI::App& app) {
     app.add_option("--dtype", dtype, "the candidate's dtype: float64, float32, bfloat16, float16 (default: the result file's, else float64)");
@@ -24,6 +25,9 @@ struct check_options {
     app.add_option("--rtol", rtol, "fixed relative tolerance (replaces the default policy)");
     app.add_option("--op-tolerance", op_tolerances, "per-op override OP=ATOL:RTOL (repeatable)");
     app.add_flag("--require-all", require_all, "skipped cases fail the run");
+    app.add_flag("--forward-only", forward_only, "compare outputs (and intermediates) only, not gradients");
+    app.add_option("--baseline", baseline, "same-dtype baseline for error ratios: auto (armadillo-f64 for float64, "
+                                           "armadillo-f32 otherwise), none, or a built-in name");
     app.add_option("--json", json_path, "write the machine-readable summary (gradspec-check/1) here");
     app.add_flag("--quiet", quiet, "no table on stdout");
     app.add_flag("--verbose", verbose, "list passing cases too");
@@ -47,7 +51,22 @@ struct check_options {
       p.per_op[spec.substr(0, eq)] = {av, rv};
     }
     p.require_all = require_all;
+    p.forward_only = forward_only;
+    if (!p.fixed && baseline != "none" && p.dtype != "decimal") {
+      const checkers::builtin_candidate* b = baseline == "auto" ? checkers::baseline_for(p.dtype) : checkers::find_builtin(baseline);
+      if (!b) throw bad_input("--baseline", "unknown baseline \"" + baseline + "\"");
+      p.baseline = b->name;
+    }
     return p;
+  }
+
+  // Judges one case, running the baseline on it first when the policy names one.
+  static checkers::case_finding judge(const cases::test_case& c, const checkers::candidate_result* got, const checkers::policy& p) {
+    if (p.baseline.empty() || !got || got->error || !checkers::exact_in(c, p.dtype)) return checkers::judge(c, got, p);
+    const auto* b = checkers::find_builtin(p.baseline);
+    const checkers::candidate_result base = b->evaluate(c);
+    const checkers::candidate_result moved = b->evaluate(checkers::perturbed(c, checkers::dtype_named(p.dtype).epsilon));
+    return checkers::judge(c, got, p, &base, &moved);
   }
 
   void report(const checkers::implementation_info& impl, const checkers::policy& p,

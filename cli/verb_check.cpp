@@ -26,7 +26,7 @@ int run_check(const options& o) {
     for (const auto& c : cf.cases) {
       auto it = results.results.find(c.id);
       try {
-        findings.push_back(checkers::judge(c, it == results.results.end() ? nullptr : &it->second, p));
+        findings.push_back(check_options::judge(c, it == results.results.end() ? nullptr : &it->second, p));
       } catch (const bad_input& e) {
         throw e.in_file(file);
       }

@@ -15,7 +15,7 @@ namespace gradspec::cli {
 namespace {
 
 struct options {
-  std::string suite, adapter, results, emit, log;
+  std::string suite, adapter, builtin, results, emit, log;
   double timeout = 60;
   check_options check;
 };
@@ -76,11 +76,25 @@ int run(const options& o) {
     if (!o.check.quiet) std::cerr << "gradspec: wrote " << n << " request line(s) to " << o.emit << "\n";
     return 0;
   }
-  if (o.adapter.empty()) throw bad_input("--adapter", "give --adapter 'COMMAND' (or --emit-requests FILE)");
+  if (o.adapter.empty() == o.builtin.empty())
+    throw bad_input("--adapter", "give --adapter 'COMMAND' or --builtin NAME (or --emit-requests FILE)");
 
-  checkers::adapter_process adapter(o.adapter, o.timeout, o.log);
-  const checkers::handshake h = adapter.start();
-  if (!h.dtypes.count(p.dtype)) throw bad_input("--dtype", "the adapter does not support " + p.dtype);
+  // The candidate: an adapter process, or a built-in implementation evaluated in process.
+  std::unique_ptr<checkers::adapter_process> adapter;
+  const checkers::builtin_candidate* builtin = nullptr;
+  checkers::handshake h;
+  if (!o.builtin.empty()) {
+    builtin = checkers::find_builtin(o.builtin);
+    if (!builtin) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (armadillo-f64, armadillo-f32)");
+    if (o.check.dtype.empty()) p = o.check.make_policy(builtin->dtype);
+    h.implementation = {builtin->name, builtin->version, builtin->dtype};
+    h.dtypes = {builtin->dtype};
+    h.ops = builtin->ops;
+  } else {
+    adapter = std::make_unique<checkers::adapter_process>(o.adapter, o.timeout, o.log);
+    h = adapter->start();
+  }
+  if (!h.dtypes.count(p.dtype)) throw bad_input("--dtype", h.implementation.name + " does not support " + p.dtype);
   checkers::implementation_info impl = h.implementation;
   impl.dtype = p.dtype;
 
@@ -105,15 +119,19 @@ int run(const options& o) {
         continue;
       }
       checkers::candidate_result r;
-      try {
-        adapter.start();
-        r = adapter.ask(c.id, checkers::request_line(c, p.dtype));
-      } catch (const std::runtime_error& e) {
-        r.id = c.id;
-        r.error = e.what();
+      if (builtin) {
+        r = builtin->evaluate(c);
+      } else {
+        try {
+          adapter->start();
+          r = adapter->ask(c.id, checkers::request_line(c, p.dtype));
+        } catch (const std::runtime_error& e) {
+          r.id = c.id;
+          r.error = e.what();
+        }
       }
       try {
-        findings.push_back(checkers::judge(c, &r, p));
+        findings.push_back(check_options::judge(c, &r, p));
       } catch (const bad_input& e) {
         throw e.in_file(f.path);
       }
@@ -121,9 +139,10 @@ int run(const options& o) {
     }
   }
   if (bar) std::fprintf(stderr, "\n");
-  adapter.stop();
+  if (adapter) adapter->stop();
   if (!o.results.empty()) cases::write_file_atomically(o.results, result_file_text(impl, responses));
-  if (adapter.restarts() && !o.check.quiet) std::cerr << "gradspec: the adapter was restarted " << adapter.restarts() << " time(s)\n";
+  if (adapter && adapter->restarts() && !o.check.quiet)
+    std::cerr << "gradspec: the adapter was restarted " << adapter->restarts() << " time(s)\n";
   o.check.report(impl, p, findings);
   return checkers::exit_code(findings, p);
 }
@@ -135,6 +154,7 @@ verb run_verb() {
             auto o = std::make_shared<options>();
             app.add_option("--suite", o->suite, "golden case file or folder")->required();
             app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
+            app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: armadillo-f64, armadillo-f32");
             app.add_option("--timeout", o->timeout, "seconds per case (and for the handshake)")->check(CLI::PositiveNumber);
             app.add_option("--results", o->results, "also write the candidate's results here (gradspec-results/1)");
             app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter");

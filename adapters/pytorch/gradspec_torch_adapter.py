@@ -405,19 +405,27 @@ def capture(module, what, store, key):
 
 
 def sinusoid_table(length, d_model, base, offset, dtype):
-    """The PyTorch tutorial's PositionalEncoding, computed in `dtype`:
-        position = arange(length) (+ offset); div_term = exp(arange(0, d, 2) · (-ln(base) / d))
-        pe[:, 0::2] = sin(position · div_term); pe[:, 1::2] = cos(position · div_term)
-    which is PE(pos, 2i) = sin(pos / base^(2i/d)), PE(pos, 2i+1) = cos(...). The tutorial assumes an
-    even d_model; for odd d the cos columns take the first d // 2 angles, so the last column is a sin.
+    """PE(pos, 2i) = sin(pos / base^(2i/d)), PE(pos, 2i+1) = cos(pos / base^(2i/d)), pos = offset + row.
+
+    By default the angles and their sin/cos are formed in float64 and only the table is rounded to
+    `dtype` (a careful implementation: angles near 1e4 formed in float32 or bfloat16 are off by
+    1e-3 to 1e2, the trap EDGE_CASES.md lists). GRADSPEC_TORCH_PE=tutorial computes the PyTorch
+    tutorial's PositionalEncoding in `dtype` instead:
+        div_term = exp(arange(0, d, 2) · (-ln(base) / d)); pe[:, 0::2] = sin(position · div_term)
+    For odd d the cos columns take the first d // 2 angles, so the last column is a sin.
     """
-    position = (torch.arange(length) + offset).to(dtype).unsqueeze(1)               # [T, 1]
-    div_term = torch.exp(torch.arange(0, d_model, 2).to(dtype) * (-math.log(base) / d_model))  # [ceil(d/2)]
-    angle = position * div_term                                                      # [T, ceil(d/2)]
-    pe = torch.zeros(length, d_model, dtype=dtype)
+    work = dtype if os.environ.get("GRADSPEC_TORCH_PE") == "tutorial" else torch.float64
+    position = (torch.arange(length) + offset).to(work).unsqueeze(1)                  # [T, 1]
+    if work is torch.float64:
+        angle = position / torch.pow(torch.tensor(float(base), dtype=work),
+                                     torch.arange(0, d_model, 2).to(work) / d_model)  # [T, ceil(d/2)]
+    else:
+        div_term = torch.exp(torch.arange(0, d_model, 2).to(work) * (-math.log(base) / d_model))
+        angle = position * div_term
+    pe = torch.zeros(length, d_model, dtype=work)
     pe[:, 0::2] = torch.sin(angle)
     pe[:, 1::2] = torch.cos(angle[:, : d_model // 2])
-    return pe
+    return pe.to(dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 #include "gradspec/checkers/compare.hpp"
 
+#include "gradspec/cases/generate.hpp"
 #include "gradspec/errors.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
 
@@ -30,8 +32,8 @@ cases::json policy::describe() const {
     j["atol"] = fixed->atol;
     j["rtol"] = fixed->rtol;
   } else {
-    j["rule"] = "per tensor: max|got - want| <= max(ratio * max|baseline - want|, floor_eps * eps(dtype) * max|want|); "
-                "NaN or Inf where the reference is finite fails";
+    j["rule"] = "per tensor: max|got - want| <= max(ratio * max|baseline - want|, ratio * max|baseline(inputs * (1 +- eps)) - "
+                "baseline|, floor_eps * eps(dtype) * max|want|); NaN or Inf where the reference is finite fails";
     j["ratio"] = ratio;
     j["floor_eps"] = floor_eps;
     j["eps"] = dtype_named(dtype).epsilon;
@@ -41,6 +43,8 @@ cases::json policy::describe() const {
     for (const auto& [op, t] : per_op) o[op] = {{"atol", t.atol}, {"rtol", t.rtol}};
     j["per_op"] = o;
   }
+  j["baseline"] = baseline.empty() ? cases::json(nullptr) : cases::json(baseline);
+  if (forward_only) j["forward_only"] = true;
   j["skipped_cases"] = require_all ? "fail the run (--require-all)" : "counted, do not fail the run";
   return j;
 }
@@ -102,7 +106,7 @@ long double max_abs_error(const element_errors& w, const candidate_tensor& got) 
 
 tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& want_raw, const candidate_tensor& got,
                             const dtype_info& d, const policy& p, const std::optional<tolerance>& fixed,
-                            const candidate_tensor* baseline, bool fully_masked_flag) {
+                            const candidate_tensor* baseline, const candidate_tensor* perturbed, bool fully_masked_flag) {
   tensor_finding f;
   f.name = name;
   if (got.shape != want_raw.shape) {
@@ -113,11 +117,22 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   }
   const element_errors w = parse_want(want_raw);
   const long double scale = w.scale > 0 ? w.scale : 1.0L;
-  std::optional<long double> base_err;
+  std::optional<long double> base_err, sensitivity;
   if (baseline && baseline->shape == got.shape) base_err = max_abs_error(w, *baseline);
-  const long double allowed = fixed ? 0 : std::max<long double>(base_err ? p.ratio * *base_err : 0, p.floor_eps * d.epsilon * scale);
+  if (baseline && perturbed && perturbed->shape == baseline->shape) {
+    long double m = 0;
+    for (std::size_t i = 0; i < w.want.size(); ++i)
+      if (w.finite_want[i] && std::isfinite(perturbed->values[i]) && std::isfinite(baseline->values[i]))
+        m = std::max(m, std::fabs(static_cast<long double>(perturbed->values[i]) - baseline->values[i]));
+    sensitivity = m;
+  }
+  const long double allowed =
+      fixed ? 0
+            : std::max({base_err ? p.ratio * *base_err : 0.0L, sensitivity ? p.ratio * *sensitivity : 0.0L,
+                        static_cast<long double>(p.floor_eps * d.epsilon) * scale});
   f.allowed_abs = static_cast<double>(allowed);
   if (base_err) f.baseline_max_abs = static_cast<double>(*base_err);
+  if (sensitivity) f.sensitivity_max_abs = static_cast<double>(*sensitivity);
 
   long double sum_sq_ulp = 0, worst_excess = -1;
   std::size_t counted = 0, special_mismatch = 0;
@@ -173,8 +188,9 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   else if (fixed)
     f.diagnosis = fmt::format("error {:.3g} beyond atol {:g} + rtol {:g}·|want|", f.max_abs, fixed->atol, fixed->rtol);
   else if (f.baseline_max_abs)
-    f.diagnosis = fmt::format("error {:.3g} eps where the baseline has {:.3g} eps", err_eps,
-                              *f.baseline_max_abs / (d.epsilon * static_cast<double>(scale)));
+    f.diagnosis = fmt::format("error {:.3g} eps where the baseline has {:.3g} eps (conditioning allows {:.3g})", err_eps,
+                              *f.baseline_max_abs / (d.epsilon * static_cast<double>(scale)),
+                              f.sensitivity_max_abs.value_or(0) / (d.epsilon * static_cast<double>(scale)));
   else
     f.diagnosis = fmt::format("error {:.3g} eps of the tensor's scale, allowed {:g}", err_eps, p.floor_eps);
   return f;
@@ -186,7 +202,25 @@ const cases::json* expected_group(const cases::json& expected, const std::string
 
 } // namespace
 
-case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p, const candidate_result* baseline) {
+cases::test_case perturbed(const cases::test_case& c, double relative) {
+  cases::test_case out = c;
+  std::uint64_t state = cases::fnv1a(c.id + "/perturbed");
+  for (auto& [name, t] : out.inputs) {
+    if (t.integer || name == "mask") continue;
+    for (auto& v : t.values) {
+      const double x = std::strtod(v.c_str(), nullptr);
+      if (!std::isfinite(x) || x == 0) continue;
+      const double sign = (cases::splitmix64(state) & 1) ? 1.0 : -1.0;
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.17g", x * (1 + sign * relative));
+      v = buf;
+    }
+  }
+  return out;
+}
+
+case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p, const candidate_result* baseline,
+                   const candidate_result* perturbed_baseline) {
   case_finding out;
   out.id = c.id;
   out.op = c.op;
@@ -211,6 +245,7 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
   if (auto it = p.per_op.find(c.op); it != p.per_op.end()) fixed = it->second;
   const bool masked = std::find(c.flags.begin(), c.flags.end(), "fully_masked_row") != c.flags.end();
   for (const char* group : {"outputs", "gradients", "intermediates"}) {
+    if (p.forward_only && std::string(group) == "gradients") continue;
     const cases::json* g = expected_group(*c.expected, group);
     if (!g) continue;
     for (auto it = g->begin(); it != g->end(); ++it) {
@@ -227,10 +262,12 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
         out.tensors.push_back(missing);
         continue;
       }
-      const candidate_tensor* base = nullptr;
+      const candidate_tensor *base = nullptr, *moved = nullptr;
       if (baseline && !baseline->error)
         if (auto b = baseline->tensors.find(name); b != baseline->tensors.end()) base = &b->second;
-      out.tensors.push_back(judge_tensor(name, want, found->second, d, p, fixed, base, masked));
+      if (perturbed_baseline && !perturbed_baseline->error)
+        if (auto b = perturbed_baseline->tensors.find(name); b != perturbed_baseline->tensors.end()) moved = &b->second;
+      out.tensors.push_back(judge_tensor(name, want, found->second, d, p, fixed, base, moved, masked));
     }
   }
   for (const auto& t : out.tensors) {

@@ -2,9 +2,14 @@
 // the dtype's epsilon, NIST's log relative error) and the verdict policy.
 //
 // The policy (stated in every --json summary): a tensor passes when
-//   max_i |got_i - want_i| <= max(ratio · max_i |base_i - want_i|, floor_eps · eps · max_i |want_i|)
-// where base is a straightforward same-dtype baseline (when one is run) and eps is the dtype's
-// machine epsilon; NaN or Inf where the reference is finite always fails. With --atol/--rtol (or a
+//   max_i |got_i - want_i| <= max(ratio · max_i |base_i - want_i|,
+//                                 ratio · max_i |base'_i - base_i|,
+//                                 floor_eps · eps · max_i |want_i|)
+// where base is a straightforward same-dtype baseline, base' the same baseline on the inputs
+// perturbed by one eps of the dtype (the conditioning of the problem: what any backward-stable
+// implementation may be off by, so a correct float32 LayerNorm of [80000, 80001, 80002, 80003]
+// passes and a one-pass variance does not), and eps the dtype's machine epsilon. NaN or Inf where
+// the reference is finite always fails. With --atol/--rtol (or a
 // per-op override) the rule is instead |got_i - want_i| <= atol + rtol · |want_i| for every element.
 #pragma once
 
@@ -38,6 +43,8 @@ struct policy {
   std::optional<tolerance> fixed;             // --atol/--rtol: replaces the rule
   std::map<std::string, tolerance> per_op;    // --op-tolerance op=atol:rtol
   bool require_all = false;                   // skipped cases fail the run
+  bool forward_only = false;                  // gradients are not compared
+  std::string baseline;                       // name of the same-dtype baseline, "" for none
   cases::json describe() const;
 };
 
@@ -47,6 +54,7 @@ struct tensor_finding {
   double max_abs = 0, max_rel = 0, max_ulp = 0, rms_ulp = 0, min_digits = 40;
   double allowed_abs = 0;          // the bound the verdict used
   std::optional<double> baseline_max_abs;
+  std::optional<double> sensitivity_max_abs; // max |base' - base|
   std::vector<std::int64_t> worst_index;
   double worst_got = 0;
   std::string worst_want;
@@ -65,7 +73,11 @@ struct case_finding {
 // Compares one candidate result with one case's expected values. `baseline` (same dtype, a
 // straightforward implementation) sharpens the bound where the problem is ill-conditioned.
 case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p,
-                   const candidate_result* baseline = nullptr);
+                   const candidate_result* baseline = nullptr, const candidate_result* perturbed_baseline = nullptr);
+
+// The case with every real input (not the mask, not the cotangents) multiplied by (1 ± relative),
+// signs from a hash of the case id and the value's position.
+cases::test_case perturbed(const cases::test_case& c, double relative);
 
 // True when every input and cotangent of the case is exact in the dtype (its `exact_in`); always for
 // "decimal" (results worked by hand from the decimal inputs as written).
