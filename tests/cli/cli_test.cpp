@@ -1,6 +1,7 @@
 // The gradspec command line as a user meets it: exit codes, messages naming file and JSON path,
 // no output file on bad input, byte-identical reruns. Runs the real binary.
 #include "gradspec/cases/json_io.hpp"
+#include "support/run_binary.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -15,20 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct run_result {
-  int code;
-  std::string output; // stdout and stderr together
-};
+using gradspec::testing::run_result;
 
-run_result run(const std::string& args) {
-  const std::string command = std::string(GRADSPEC_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+run_result run(const std::string& args) { return gradspec::testing::run_gradspec(args); }
 
 struct scratch {
   fs::path dir = fs::temp_directory_path() / ("gradspec_cli_test_" + std::to_string(::getpid()));

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Runs every bug of the zoo through `gradspec run` and checks that the suites catch it.
+
+    /usr/bin/python3 tests/zoo/run_zoo.py [--gradspec build/cli/gradspec] [--suite cases/standard --suite cases/edge]
+                                          [--bug NAME ...] [--dtype float64 --dtype float32] [-v]
+
+For each bug (and `none`), each suite and each dtype it runs
+    gradspec run --suite SUITE --adapter '/usr/bin/python3 tests/zoo/zoo_adapter.py --bug NAME' --dtype D --json ...
+and prints how many cases failed (fail or error) out of those compared, then with -v the ids.
+Expectation: `none` fails nothing anywhere; every bug fails at least one case in at least one
+(suite, dtype). Exit 0 when that holds, 1 when not, 2 on a usage problem.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import zoo_adapter  # noqa: E402  (the bug list)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gradspec", default=os.path.join(ROOT, "build", "cli", "gradspec"))
+    ap.add_argument("--suite", action="append", help="suite directory or file (default: cases/standard, cases/edge)")
+    ap.add_argument("--bug", action="append", help="bugs to run (default: none and every bug)")
+    ap.add_argument("--dtype", action="append", help="dtypes (default: float64, float32)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list the failing case ids")
+    args = ap.parse_args()
+    suites = args.suite or [os.path.join(ROOT, "cases", "standard"), os.path.join(ROOT, "cases", "edge")]
+    bugs = args.bug or ["none"] + list(zoo_adapter.BUGS)
+    dtypes = args.dtype or ["float64", "float32"]
+    for b in bugs:
+        if b != "none" and b not in zoo_adapter.BUGS:
+            print(f"run_zoo.py: unknown bug {b}", file=sys.stderr)
+            return 2
+    if not os.access(args.gradspec, os.X_OK):
+        print(f"run_zoo.py: no gradspec binary at {args.gradspec} (build it: cd build && make -j2 gradspec)", file=sys.stderr)
+        return 2
+    for s in suites:
+        if not os.path.exists(s):
+            print(f"run_zoo.py: no suite at {s}", file=sys.stderr)
+            return 2
+
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    adapter = os.path.join(HERE, "zoo_adapter.py")
+    ok = True
+    width = max(len(b) for b in bugs)
+    header = " | ".join(f"{os.path.basename(s.rstrip('/'))} {d}" for s in suites for d in dtypes)
+    print(f"{'bug':{width}s} | {header} | verdict")
+    with tempfile.TemporaryDirectory() as tmp:
+        for bug in bugs:
+            cells, caught, details = [], [], []
+            for s in suites:
+                for d in dtypes:
+                    out = os.path.join(tmp, "summary.json")
+                    p = subprocess.run([args.gradspec, "run", "--suite", s, "--adapter", f"{python} {adapter} --bug {bug}",
+                                        "--dtype", d, "--json", out, "--quiet"], capture_output=True, text=True)
+                    if p.returncode not in (0, 1) or not os.path.exists(out):
+                        cells.append("ERR")
+                        details.append(f"    {os.path.basename(s)} {d}: gradspec exit {p.returncode}: {p.stderr.strip()[-300:]}")
+                        ok = False
+                        continue
+                    doc = json.load(open(out))
+                    os.remove(out)
+                    bad = [c for c in doc["cases"] if c["verdict"] in ("fail", "error")]
+                    compared = sum(1 for c in doc["cases"] if c["verdict"] != "skipped")
+                    cells.append(f"{len(bad)}/{compared}")
+                    caught += bad
+                    for c in bad:
+                        details.append(f"    {os.path.basename(s.rstrip('/'))} {d}: {c['id']}: {c.get('reason', '')[:100]}")
+            if bug == "none":
+                verdict = "passes (as it must)" if not caught else "FAILS: the correct implementation is flagged"
+                ok = ok and not caught
+            else:
+                verdict = "caught" if caught else "NOT CAUGHT"
+                ok = ok and bool(caught)
+            print(f"{bug:{width}s} | " + " | ".join(f"{c:>{len(h)}s}" for c, h in zip(cells, header.split(" | "))) + f" | {verdict}")
+            if args.verbose or (bug == "none" and caught):
+                for line in details:
+                    print(line)
+            sys.stdout.flush()
+    print("every expectation holds" if ok else "some expectation does not hold")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

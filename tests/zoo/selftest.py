@@ -1,0 +1,476 @@
+#!/usr/bin/python3
+"""Self-test of the bug zoo adapter (tests/zoo/zoo_adapter.py), talking to it as gradspec does.
+
+    /usr/bin/python3 tests/zoo/selftest.py [-v]
+
+1. Protocol: handshake, ids echoed, shapes of replies, errors answered (not crashed on).
+2. Known values computed by hand (float64): linear, softmax, LayerNorm, gelu, silu, attention,
+   cross-entropy, embedding, masking.
+3. Gradients of --bug none against central finite differences (float64, h = 1e-6, rtol 1e-5)
+   for every op it lists, including masked, causal, cross and batched attention.
+4. Every planted bug shows its symptom on a small probe where --bug none does not.
+5. float32 requests come back with float32 values.
+
+Prints one line per failure (and per check with -v), then "N passed, M failed"; exit 1 on failure.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ADAPTER = os.path.join(HERE, "zoo_adapter.py")
+VERBOSE = "-v" in sys.argv[1:]
+
+passed = 0
+failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+        if VERBOSE:
+            print(f"ok    {what}")
+    else:
+        failed += 1
+        print(f"FAIL  {what}")
+    return cond
+
+
+# ------------------------------------------------------------------------------------------------
+# Talking to the adapter
+# ------------------------------------------------------------------------------------------------
+
+class Adapter:
+    def __init__(self, bug):
+        self.bug = bug
+        self.proc = subprocess.Popen([sys.executable, ADAPTER, "--bug", bug], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.handshake = json.loads(self.proc.stdout.readline())
+        self.n = 0
+
+    def send_raw(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def ask(self, op, inputs, params=None, cotangents=None, dtype="float64", rid=None):
+        self.n += 1
+        rid = rid or f"{op}/{self.n}"
+        msg = {"id": rid, "op": op, "params": params or {}, "inputs": {k: enc(v) for k, v in inputs.items()},
+               "cotangents": {k: enc(v) for k, v in (cotangents or {}).items()}, "dtype": dtype}
+        reply = self.send_raw(json.dumps(msg))
+        if reply.get("id") != rid:
+            raise RuntimeError(f"reply id {reply.get('id')!r} for request {rid!r}")
+        return reply
+
+    def close(self):
+        self.proc.stdin.close()
+        rc = self.proc.wait(timeout=10)
+        return rc
+
+
+class Ints:
+    """An integer tensor for a request."""
+
+    def __init__(self, values):
+        self.a = np.asarray(values, dtype=np.int64)
+
+
+def enc(v):
+    if isinstance(v, Ints):
+        return {"shape": list(v.a.shape), "dtype": "int64", "values": v.a.ravel().tolist()}
+    a = np.asarray(v, dtype=np.float64)
+    vals = []
+    for x in a.ravel().tolist():
+        vals.append(x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")))
+    return {"shape": list(a.shape), "values": vals}
+
+
+def dec(t):
+    vals = [float(x) for x in t["values"]]
+    return np.array(vals, dtype=np.float64).reshape(t["shape"])
+
+
+def outputs(reply):
+    if "error" in reply:
+        raise RuntimeError(f"adapter error: {reply['error']}")
+    return {k: dec(v) for k, v in reply["outputs"].items()}
+
+
+def gradients(reply):
+    if "error" in reply:
+        raise RuntimeError(f"adapter error: {reply['error']}")
+    return {k: dec(v) for k, v in reply["gradients"].items()}
+
+
+def close(a, b, tol=1e-12):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol * (1 + np.abs(b))))
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. Protocol
+# ------------------------------------------------------------------------------------------------
+
+EXPECTED_OPS = ["linear", "embedding", "softmax", "log_softmax", "relu", "gelu", "silu", "layer_norm", "rms_norm",
+                "attention", "multi_head_attention", "cross_entropy", "feed_forward"]
+
+
+def test_protocol(ad):
+    h = ad.handshake
+    check(h.get("adapter") == "gradspec-adapter/1", "handshake: protocol gradspec-adapter/1")
+    check(h.get("implementation") == {"name": "zoo", "version": "none"}, "handshake: implementation zoo / none")
+    check(h.get("dtypes") == ["float64", "float32"], "handshake: dtypes float64, float32")
+    check(sorted(h.get("ops", [])) == sorted(EXPECTED_OPS), "handshake: the 13 ops")
+    r = ad.send_raw("this is not json")
+    check("error" in r, "garbage line: answered with an error")
+    r = ad.ask("transformer", {}, rid="unsupported")
+    check(r.get("id") == "unsupported" and "error" in r, "unsupported op: error with the request's id")
+    r = ad.ask("linear", {"x": [[1.0, 2.0]], "w": [[1.0, 2.0]], "b": [0.0]}, rid="badshape")
+    check("error" in r, "mismatched shapes: error, not a crash")
+    r = ad.ask("linear", {"x": [1.0, 2.0], "w": [[1.0], [2.0]], "b": [0.0]}, dtype="float16", rid="baddtype")
+    check("error" in r, "unsupported dtype: error")
+    r = ad.ask("embedding", {"ids": Ints([7]), "table": np.zeros((3, 2))}, rid="badid")
+    check("error" in r, "embedding id out of range: error")
+    r = ad.ask("softmax", {"x": [["inf", 1.0]]}, rid="infinput")
+    check("outputs" in r, "non-finite input: answered")
+    r = ad.ask("linear", {"x": [[1.0, 2.0]], "w": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "b": [0.5, 0.0, -1.0]},
+               cotangents={"y": [[1.0, 1.0, 1.0]]}, rid="alive")
+    check(r.get("id") == "alive" and "outputs" in r, "still answering after errors")
+    check(set(r) == {"id", "outputs", "gradients"}, "reply keys: id, outputs, gradients")
+    check(r["outputs"]["y"]["shape"] == [1, 3], "reply y shape [1, 3]")
+    check(set(r["gradients"]) == {"x", "w", "b"} and r["gradients"]["w"]["shape"] == [2, 3],
+          "linear gradients x, w [2, 3], b")
+    r = ad.ask("softmax", {"x": [["-inf", "-inf"]]}, cotangents={"y": [[1.0, 2.0]]}, rid="deadrow")
+    check(r["outputs"]["y"]["values"] == [0.0, 0.0] and r["gradients"]["x"]["values"] == [0.0, 0.0],
+          "softmax of an all -inf row: zeros, zero gradient")
+    r = ad.ask("cross_entropy", {"logits": [[0.0, 1.0], [2.0, 0.0]], "targets": Ints([0, 0])},
+               params={"reduction": "mean", "ignore_index": 0}, cotangents={"loss": 1.0}, rid="allignored")
+    check(r["outputs"]["loss"]["shape"] == [] and r["outputs"]["loss"]["values"] == ["nan"],
+          "every target ignored, mean: loss \"nan\" (shape [])")
+    check(all(v == 0 for v in r["gradients"]["logits"]["values"]), "every target ignored: zero gradient")
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. Known values
+# ------------------------------------------------------------------------------------------------
+
+def test_known_values(ad):
+    y = outputs(ad.ask("linear", {"x": [[1.0, 2.0]], "w": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], "b": [0.5, 0.0, -1.0]}))["y"]
+    check(close(y, [[9.5, 12.0, 14.0]]), "linear [1,2]·[[1,2,3],[4,5,6]] + [0.5,0,-1] = [9.5,12,14]")
+    r = ad.ask("linear", {"x": [[[1.0, 2.0]], [[3.0, 4.0]]], "w": [[1.0, 0.0], [0.0, 1.0]], "b": [0.0, 1.0]},
+               cotangents={"y": [[[1.0, 0.0]], [[1.0, 0.0]]]})
+    check(close(outputs(r)["y"], [[[1.0, 3.0]], [[3.0, 5.0]]]), "linear with a leading batch axis")
+    check(close(gradients(r)["w"], [[4.0, 0.0], [6.0, 0.0]]) and close(gradients(r)["b"], [2.0, 0.0]),
+          "linear dw = xᵀ·dy, db = sum dy over batch rows")
+
+    x = np.array([[0.0, math.log(2.0)], [1.0, 1.0], [10000.0, 10001.0]])
+    y = outputs(ad.ask("softmax", {"x": x}))["y"]
+    check(close(y.sum(axis=-1), [1.0, 1.0, 1.0]), "softmax rows sum to 1")
+    check(close(y[0], [1 / 3, 2 / 3]) and close(y[1], [0.5, 0.5]), "softmax([0, ln 2]) = [1/3, 2/3]")
+    e = math.exp(1.0)
+    check(close(y[2], [1 / (1 + e), e / (1 + e)]), "softmax of logits around 1e4: no overflow")
+    y = outputs(ad.ask("log_softmax", {"x": [[0.0, 0.0, 0.0, 0.0]]}))["y"]
+    check(close(y, [[-math.log(4.0)] * 4]), "log_softmax of zeros = -ln 4")
+
+    y = outputs(ad.ask("layer_norm", {"x": [1.0, 2.0, 3.0, 4.0], "gamma": [1.0] * 4, "beta": [0.0] * 4}, {"eps": 0}))["y"]
+    check(close(y, [-1.3416407864998738, -0.4472135954999579, 0.4472135954999579, 1.3416407864998738]),
+          "layer_norm [1,2,3,4], eps 0 = [-1.3416, -0.4472, 0.4472, 1.3416]")
+    y = outputs(ad.ask("layer_norm", {"x": [[80000.0, 80001.0, 80002.0, 80003.0]], "gamma": [1.0] * 4,
+                                      "beta": [0.0] * 4}, {"eps": 0}, dtype="float32"))["y"]
+    check(close(y, [[-1.3416407864998738, -0.4472135954999579, 0.4472135954999579, 1.3416407864998738]], 1e-6),
+          "layer_norm [80000..80003] in float32: no cancellation")
+    y = outputs(ad.ask("layer_norm", {"x": [1.0, -1.0], "gamma": [2.0, 2.0], "beta": [0.5, 0.5]}, {"eps": 0.5}))["y"]
+    check(close(y, [0.5 + 2 / math.sqrt(1.5), 0.5 - 2 / math.sqrt(1.5)]), "layer_norm eps inside the root, biased")
+    r = ad.ask("layer_norm", {"x": [3.0, 3.0, 3.0, 3.0], "gamma": [1.0, 0.5, 2.0, -1.0], "beta": [0.25, 0.0, -0.5, 1.0]},
+               cotangents={"y": [1.0, 2.0, 3.0, 4.0]})
+    check(close(outputs(r)["y"], [0.25, 0.0, -0.5, 1.0]) and bool(np.all(np.isfinite(gradients(r)["x"]))),
+          "layer_norm constant row: output beta, finite gradient")
+    y = outputs(ad.ask("rms_norm", {"x": [3.0, 4.0], "gamma": [1.0, 2.0]}, {"eps": 0}))["y"]
+    check(close(y, [3 / math.sqrt(12.5), 8 / math.sqrt(12.5)]), "rms_norm [3, 4] = x / sqrt(12.5) · gamma")
+
+    r = ad.ask("relu", {"x": [-1.0, 0.0, 2.0, -0.0]}, cotangents={"y": [1.0, 1.0, 1.0, 1.0]})
+    check(close(outputs(r)["y"], [0.0, 0.0, 2.0, 0.0]) and close(gradients(r)["x"], [0.0, 0.0, 1.0, 0.0]),
+          "relu and relu'(0) = 0")
+    y = outputs(ad.ask("gelu", {"x": [1.0, -1.0]}, {"approximate": "none"}))["y"]
+    check(close(y, [0.8413447460685429, -0.15865525393145707]), "gelu(±1), erf form")
+    y = outputs(ad.ask("gelu", {"x": [1.0]}, {"approximate": "tanh"}))["y"]
+    check(close(y, [0.8411919906082768]), "gelu(1), tanh form")
+    y = outputs(ad.ask("silu", {"x": [1.0, -1000.0]}))["y"]
+    check(close(y, [0.7310585786300049, 0.0]), "silu(1), silu(-1000)")
+
+    v = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 9.0]])
+    out = outputs(ad.ask("attention", {"q": np.zeros((2, 2)), "k": np.ones((3, 2)), "v": v}))["out"]
+    check(close(out, [[3.0, 5.0], [3.0, 5.0]]), "attention with equal scores: mean of v")
+    out = outputs(ad.ask("attention", {"q": np.zeros((2, 2)), "k": np.ones((2, 2)), "v": v[:2]}, {"causal": True}))["out"]
+    check(close(out, [[1.0, 2.0], [2.0, 3.0]]), "causal attention: query 0 sees key 0 only (j <= i)")
+    q = np.array([[1.0, 0.0]])
+    k = np.array([[1.0, 0.0], [0.0, 0.0]])
+    out = outputs(ad.ask("attention", {"q": q, "k": k, "v": [[1.0], [0.0]]}, {"scale": None}))["out"]
+    w0 = 1 / (1 + math.exp(-1 / math.sqrt(2)))
+    check(close(out, [[w0]]), "attention default scale 1/sqrt(D)")
+    mask = [[0.0, "-inf", 0.0], ["-inf", "-inf", "-inf"]]
+    kk = np.array([[0.0, 0.0], ["nan", "nan"], [0.0, 0.0]], dtype=float)
+    vv = np.array([[1.0, 2.0], ["nan", 1e10], [3.0, 4.0]], dtype=float)
+    r = ad.ask("attention", {"q": np.ones((2, 2)), "k": kk, "v": vv, "mask": mask}, cotangents={"out": np.ones((2, 2))})
+    out, g = outputs(r)["out"], gradients(r)
+    check(close(out, [[2.0, 3.0], [0.0, 0.0]]), "attention: NaN in a masked key/value ignored; fully masked row -> 0")
+    check(all(bool(np.all(np.isfinite(t))) for t in g.values()), "attention: gradients finite with masked NaN")
+    check(close(g["q"][1], [0.0, 0.0]) and close(g["v"][1], [0.0, 0.0]), "attention: fully masked row and masked key: zero grads")
+
+    r = ad.ask("cross_entropy", {"logits": [[0.0, 0.0, 0.0, 0.0]], "targets": Ints([2])}, {"reduction": "mean"},
+               cotangents={"loss": 1.0})
+    check(close(outputs(r)["loss"], math.log(4.0)), "cross_entropy of uniform logits = ln 4")
+    check(close(gradients(r)["logits"], [[0.25, 0.25, -0.75, 0.25]]), "cross_entropy gradient softmax - onehot")
+    logits = [[0.0, 0.0], [0.0, math.log(3.0)], [5.0, 1.0]]
+    r = ad.ask("cross_entropy", {"logits": logits, "targets": Ints([0, 1, 1])},
+               {"reduction": "mean", "ignore_index": 1, "label_smoothing": 0.5}, cotangents={"loss": 1.0})
+    # only row 0 counts: 0.5·ln 2 + 0.5·(ln 2) = ln 2
+    check(close(outputs(r)["loss"], math.log(2.0)), "cross_entropy smoothing skips ignored rows (mean)")
+    r = ad.ask("cross_entropy", {"logits": logits, "targets": Ints([0, 1, 0])}, {"reduction": "none"},
+               cotangents={"loss": [1.0, 1.0, 1.0]})
+    check(close(outputs(r)["loss"], [math.log(2.0), math.log(4 / 3), math.log(1 + math.exp(-4.0))]),
+          "cross_entropy reduction none")
+
+    r = ad.ask("embedding", {"ids": Ints([[1, 1], [0, 1]]), "table": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]},
+               {"scale": "sqrt_d"}, cotangents={"y": np.ones((2, 2, 2))})
+    s2 = math.sqrt(2.0)
+    check(close(outputs(r)["y"][0, 0], [3 * s2, 4 * s2]), "embedding lookup scaled by sqrt(C)")
+    check(close(gradients(r)["table"], [[s2, s2], [3 * s2, 3 * s2], [0.0, 0.0]]), "embedding grad adds repeated ids")
+
+    x = np.arange(8.0).reshape(1, 2, 4) / 8
+    ident = np.eye(4)
+    zeros = np.zeros(4)
+    base = {"x": x, "w_q": ident, "b_q": zeros, "w_k": ident, "b_k": zeros, "w_v": ident, "b_v": zeros,
+            "w_o": ident, "b_o": zeros}
+    y = outputs(ad.ask("multi_head_attention", base, {"heads": 2, "causal": True}))["y"]
+    check(close(y[0, 0], x[0, 0]), "MHA causal with identity weights: query 0 returns its own value")
+    y = outputs(ad.ask("multi_head_attention", dict(base, mask=[[0.0, 0.0], ["-inf", "-inf"]], b_o=[1.0, 2.0, 3.0, 4.0]),
+                       {"heads": 2}))["y"]
+    check(close(y[0, 1], [1.0, 2.0, 3.0, 4.0]), "MHA fully masked query row -> b_o")
+
+    y = outputs(ad.ask("feed_forward", {"x": [[1.0, -1.0]], "w1": [[1.0, 0.0], [0.0, 1.0]], "b1": [0.0, 0.0],
+                                        "w2": [[2.0], [3.0]], "b2": [0.5]}, {"activation": "relu"}))["y"]
+    check(close(y, [[2.5]]), "feed_forward relu([1,-1])·[2,3] + 0.5 = 2.5")
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Finite differences (float64)
+# ------------------------------------------------------------------------------------------------
+
+H = 1e-6
+RTOL = 1e-5
+
+
+def fd_check(ad, name, op, params, inputs, rng):
+    """Compares the adapter's VJP with central differences of L = sum_o <cot_o, o>."""
+    base = ad.ask(op, inputs, params)
+    outs = outputs(base)
+    cots = {k: rng.uniform(-1, 1, size=v.shape) for k, v in outs.items()}
+    grads = gradients(ad.ask(op, inputs, params, cots))
+
+    def loss(inp):
+        o = outputs(ad.ask(op, inp, params))
+        return sum(float(np.sum(cots[k] * o[k])) for k in cots)
+
+    real = [k for k, v in inputs.items() if not isinstance(v, Ints) and k != "mask"]
+    ok = check(sorted(grads) == sorted(real), f"FD {name}: gradients for {sorted(real)}")
+    worst = 0.0
+    for k in real:
+        x = np.asarray(inputs[k], dtype=np.float64)
+        g = grads.get(k)
+        if g is None or g.shape != x.shape:
+            check(False, f"FD {name}: gradient {k} shape")
+            ok = False
+            continue
+        fd = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            xp, xm = x.copy(), x.copy()
+            xp[idx] += H
+            xm[idx] -= H
+            fd[idx] = (loss(dict(inputs, **{k: xp})) - loss(dict(inputs, **{k: xm}))) / (2 * H)
+        err = np.abs(fd - g)
+        allowed = RTOL * (np.abs(g) + np.max(np.abs(g)) * 1e-2) + 1e-9
+        worst = max(worst, float(np.max(err / allowed)) if err.size else 0.0)
+        if not np.all(err <= allowed):
+            i = np.unravel_index(np.argmax(err - allowed), x.shape)
+            check(False, f"FD {name}: d{k}{list(i)} adapter {g[i]:.10g} vs finite difference {fd[i]:.10g}")
+            ok = False
+    if ok:
+        check(True, f"FD {name} (worst error {worst:.2g} of the allowed)")
+
+
+def away_from_zero(rng, shape, lo=0.1, hi=1.5):
+    return rng.uniform(lo, hi, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+
+
+def test_finite_differences(ad):
+    rng = np.random.default_rng(1234)
+    u = lambda *s: rng.uniform(-1, 1, size=s)  # noqa: E731
+    fd_check(ad, "linear [2,2,3]x[3,4]", "linear", {}, {"x": u(2, 2, 3), "w": u(3, 4), "b": u(4)}, rng)
+    fd_check(ad, "linear 1-D x", "linear", {}, {"x": u(3), "w": u(3, 2), "b": u(2)}, rng)
+    fd_check(ad, "embedding repeated ids, sqrt_d", "embedding", {"scale": "sqrt_d"},
+             {"ids": Ints([[1, 3, 1], [0, 1, 3]]), "table": u(5, 4)}, rng)
+    fd_check(ad, "softmax", "softmax", {}, {"x": u(2, 3, 5) * 3}, rng)
+    fd_check(ad, "log_softmax", "log_softmax", {}, {"x": u(2, 5) * 3}, rng)
+    fd_check(ad, "relu", "relu", {}, {"x": away_from_zero(rng, (2, 5))}, rng)
+    fd_check(ad, "gelu none", "gelu", {"approximate": "none"}, {"x": u(2, 6) * 4}, rng)
+    fd_check(ad, "gelu tanh", "gelu", {"approximate": "tanh"}, {"x": u(2, 6) * 4}, rng)
+    fd_check(ad, "silu", "silu", {}, {"x": u(2, 6) * 6}, rng)
+    fd_check(ad, "layer_norm", "layer_norm", {"eps": 1e-5},
+             {"x": u(2, 3, 6), "gamma": 1 + u(6) / 2, "beta": u(6)}, rng)
+    fd_check(ad, "layer_norm eps 0.5", "layer_norm", {"eps": 0.5}, {"x": u(3, 2), "gamma": u(2), "beta": u(2)}, rng)
+    fd_check(ad, "rms_norm", "rms_norm", {"eps": 1e-6}, {"x": u(2, 3, 5), "gamma": 1 + u(5) / 2}, rng)
+    fd_check(ad, "attention plain", "attention", {}, {"q": u(3, 2), "k": u(3, 2), "v": u(3, 2)}, rng)
+    fd_check(ad, "attention batched cross, custom scale", "attention", {"scale": 0.3},
+             {"q": u(2, 3, 4), "k": u(2, 5, 4), "v": u(2, 5, 3)}, rng)
+    fd_check(ad, "attention causal", "attention", {"causal": True}, {"q": u(4, 3), "k": u(4, 3), "v": u(4, 3)}, rng)
+    mask = [[0.0, "-inf", -0.5, 0.0], ["-inf", "-inf", "-inf", "-inf"], [0.25, 0.0, "-inf", 0.0]]
+    fd_check(ad, "attention mask with a fully masked row", "attention", {},
+             {"q": u(2, 3, 2), "k": u(2, 4, 2), "v": u(2, 4, 2), "mask": mask}, rng)
+
+    def mha_inputs(C, memory=None):
+        d = {"x": u(2, 3, C)}
+        if memory:
+            d["memory"] = u(2, memory, C)
+        for w in ("w_q", "w_k", "w_v", "w_o"):
+            d[w] = u(C, C) / math.sqrt(C)
+        for b in ("b_q", "b_k", "b_v", "b_o"):
+            d[b] = u(C) / 4
+        return d
+
+    fd_check(ad, "MHA self, 2 heads, causal", "multi_head_attention", {"heads": 2, "causal": True}, mha_inputs(4), rng)
+    fd_check(ad, "MHA cross, 2 heads, mask", "multi_head_attention", {"heads": 2},
+             dict(mha_inputs(4, memory=2), mask=[[0.0, "-inf"], [0.0, 0.0], ["-inf", "-inf"]]), rng)
+    for red in ("mean", "sum", "none"):
+        fd_check(ad, f"cross_entropy {red}, ignore_index, smoothing", "cross_entropy",
+                 {"reduction": red, "ignore_index": 2, "label_smoothing": 0.1},
+                 {"logits": u(5, 4) * 2, "targets": Ints([0, 2, 3, 1, 2])}, rng)
+    fd_check(ad, "cross_entropy leading axis", "cross_entropy", {}, {"logits": u(2, 2, 3), "targets": Ints([[0, 2], [1, 1]])}, rng)
+    for act in ("relu", "gelu", "gelu_tanh", "silu"):
+        w1 = u(3, 5)
+        fd_check(ad, f"feed_forward {act}", "feed_forward", {"activation": act},
+                 {"x": u(2, 3), "w1": w1, "b1": u(5) / 4 + 0.05, "w2": u(5, 3), "b2": u(3)}, rng)
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. Every bug shows its symptom
+# ------------------------------------------------------------------------------------------------
+
+def _mha_probe():
+    rng = np.random.default_rng(7)
+    d = {"x": rng.uniform(-1, 1, (3, 4))}
+    for w in ("w_q", "w_k", "w_v", "w_o"):
+        d[w] = rng.uniform(-1, 1, (4, 4))
+    for b in ("b_q", "b_k", "b_v", "b_o"):
+        d[b] = rng.uniform(-0.25, 0.25, 4)
+    return d
+
+
+ATT = {"q": [[1.0, 0.5, -0.5, 0.25], [0.0, 1.0, 0.5, -1.0]], "k": [[0.5, 1.0, 0.0, 0.25], [-1.0, 0.5, 1.0, 0.0]],
+       "v": [[1.0, 2.0], [3.0, -1.0]]}
+ATT_COT = {"out": [[1.0, -0.5], [0.25, 1.0]]}
+LN1234 = {"x": [1.0, 2.0, 3.0, 4.0], "gamma": [1.0] * 4, "beta": [0.0] * 4}
+
+# bug -> (op, inputs, params, cotangents, dtype, what to look at, symptom(none_value, bug_value) -> bool)
+PROBES = {
+    "softmax_overflow": ("softmax", {"x": [[10000.0, 10001.0]]}, {}, {}, "float64", "outputs.y",
+                         lambda good, bad: np.all(np.isfinite(good)) and np.any(np.isnan(bad))),
+    "one_pass_variance": ("layer_norm", {"x": [[80000.0, 80001.0, 80002.0, 80003.0]], "gamma": [1.0] * 4,
+                                         "beta": [0.0] * 4}, {"eps": 1e-5}, {}, "float32", "outputs.y",
+                          lambda good, bad: np.max(np.abs(good - bad)) > 1e-2),
+    "unbiased_variance": ("layer_norm", LN1234, {"eps": 0}, {}, "float64", "outputs.y",
+                          lambda good, bad: close(bad, good * math.sqrt(3 / 4))),
+    "eps_outside_sqrt": ("layer_norm", {"x": [1.0, -1.0], "gamma": [1.0, 1.0], "beta": [0.0, 0.0]}, {"eps": 0.5}, {},
+                         "float64", "outputs.y", lambda good, bad: close(bad, [1 / 1.5, -1 / 1.5])),
+    "causal_off_by_one": ("attention", ATT, {"causal": True}, ATT_COT, "float64", "outputs.out",
+                          lambda good, bad: close(bad[0], [0.0, 0.0]) and close(good[0], [1.0, 2.0])),
+    "scale_1_over_d": ("attention", ATT, {"scale": None}, ATT_COT, "float64", "outputs.out",
+                       lambda good, bad: not close(good, bad, 1e-6)),
+    "nan_fully_masked": ("attention", dict(ATT, mask=[[0.0, 0.0], ["-inf", "-inf"]]), {}, ATT_COT, "float64",
+                         "gradients.q", lambda good, bad: np.all(np.isfinite(good)) and np.any(np.isnan(bad))),
+    "gelu_tanh_for_erf": ("gelu", {"x": [1.0, 2.0]}, {"approximate": "none"}, {}, "float64", "outputs.y",
+                          lambda good, bad: close(bad, [0.8411919906082768, 1.9545976940871754], 1e-9)),
+    "label_smoothing_counts_ignored": ("cross_entropy", {"logits": [[0.0, 1.0, 2.0], [2.0, 0.0, -1.0]], "targets": Ints([0, 1])},
+                                       {"ignore_index": 1, "label_smoothing": 0.3, "reduction": "sum"}, {"loss": 1.0},
+                                       "float64", "outputs.loss", lambda good, bad: bad > good + 0.1),
+    "relu_grad_at_zero_one": ("relu", {"x": [0.0, -1.0, 1.0]}, {}, {"y": [1.0, 1.0, 1.0]}, "float64", "gradients.x",
+                              lambda good, bad: close(good, [0.0, 0.0, 1.0]) and close(bad, [1.0, 0.0, 1.0])),
+    "embedding_grad_overwrite": ("embedding", {"ids": Ints([1, 1, 0]), "table": [[0.0], [0.0]]}, {},
+                                 {"y": [[1.0], [2.0], [5.0]]}, "float64", "gradients.table",
+                                 lambda good, bad: close(good, [[5.0], [3.0]]) and close(bad, [[5.0], [2.0]])),
+    "softmax_backward_missing_term": ("softmax", {"x": [[0.0, 0.0]]}, {}, {"y": [[1.0, 1.0]]}, "float64", "gradients.x",
+                                      lambda good, bad: close(good, [[0.0, 0.0]]) and close(bad, [[0.5, 0.5]])),
+    "interleaved_heads": ("multi_head_attention", _mha_probe(), {"heads": 2}, {}, "float64", "outputs.y",
+                          lambda good, bad: not close(good, bad, 1e-6)),
+    "bf16_matmul_in_fp32": ("linear", {"x": [[1.0 + 2.0 ** -12]], "w": [[1.0]], "b": [0.0]}, {}, {}, "float32", "outputs.y",
+                            lambda good, bad: close(good, [[1.0 + 2.0 ** -12]]) and close(bad, [[1.0]])),
+    "mask_after_softmax": ("attention", ATT, {"causal": True}, ATT_COT, "float64", "outputs.out",
+                           lambda good, bad: close(good[0], [1.0, 2.0]) and bad[0, 0] < 0.9),
+}
+
+
+def pick(reply, what):
+    group, name = what.split(".")
+    return (outputs if group == "outputs" else gradients)(reply)[name]
+
+
+def test_bugs():
+    good = Adapter("none")
+    for bug, (op, inputs, params, cots, dtype, what, symptom) in PROBES.items():
+        ad = Adapter(bug)
+        try:
+            check(ad.handshake.get("implementation") == {"name": "zoo", "version": bug}, f"bug {bug}: handshake version")
+            g = pick(good.ask(op, inputs, params, cots, dtype), what)
+            b = pick(ad.ask(op, inputs, params, cots, dtype), what)
+            with np.errstate(all="ignore"):
+                check(bool(symptom(g, b)), f"bug {bug}: symptom on {op} ({what}): none {g.ravel()[:4]}, bug {b.ravel()[:4]}")
+            if bug == "bf16_matmul_in_fp32":
+                b64 = pick(ad.ask(op, inputs, params, cots, "float64"), what)
+                check(close(b64, [[1.0 + 2.0 ** -12]]), "bug bf16_matmul_in_fp32: float64 unaffected")
+        except Exception as e:  # noqa: BLE001
+            check(False, f"bug {bug}: {type(e).__name__}: {e}")
+        finally:
+            check(ad.close() == 0, f"bug {bug}: exits 0 on EOF")
+    good.close()
+    bad = subprocess.run([sys.executable, ADAPTER, "--bug", "no_such_bug"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    check(bad.returncode == 2, "unknown --bug: exit 2")
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. float32
+# ------------------------------------------------------------------------------------------------
+
+def test_float32(ad):
+    r = ad.ask("softmax", {"x": [[0.0, 1.0, 2.0]]}, cotangents={"y": [[1.0, 0.0, 0.0]]}, dtype="float32")
+    y = outputs(r)["y"]
+    check(bool(np.all(y.astype(np.float32).astype(np.float64) == y)), "float32: outputs are float32 values")
+    g = gradients(r)["x"]
+    check(bool(np.all(g.astype(np.float32).astype(np.float64) == g)), "float32: gradients are float32 values")
+    e = np.exp([0.0, 1.0, 2.0])
+    check(close(y, [e / e.sum()], 1e-6), "float32 softmax within float32 accuracy")
+
+
+def main():
+    ad = Adapter("none")
+    for test in (test_protocol, test_known_values, test_finite_differences, test_float32):
+        try:
+            test(ad)
+        except Exception as e:  # noqa: BLE001
+            check(False, f"{test.__name__}: {type(e).__name__}: {e}")
+            ad.proc.kill()
+            ad = Adapter("none")
+    check(ad.close() == 0, "adapter exits 0 when stdin closes")
+    test_bugs()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,759 @@
+#!/usr/bin/python3
+"""The gradspec bug zoo: a numpy implementation of 13 catalogue ops, correct or with one planted bug.
+
+    zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
+
+Speaks the adapter protocol of the contract ("gradspec-adapter/1") over stdin/stdout, one JSON
+object per line:
+
+    adapter  -> {"adapter": "gradspec-adapter/1", "implementation": {"name": "zoo", "version": NAME},
+                 "dtypes": ["float64", "float32"], "ops": [...]}
+    gradspec -> {"id", "op", "params", "inputs", "cotangents", "dtype"}
+    adapter  -> {"id", "outputs", "gradients"}   or   {"id", "error": "message"}
+
+Every op runs forward and backward in numpy, in the requested dtype (float64 or float32 arrays
+throughout; erf/erfc, which numpy lacks, come from libm in double and are rounded once to the
+dtype, as a correctly rounded erff would). Gradients are hand-written vector-Jacobian products of
+the request's cotangents. Nothing here is autograd: each backward pass is written next to its
+forward pass, and a bug that changes the forward pass changes the backward pass consistently (the
+buggy code is differentiated as written), except for the bugs that live in the backward pass itself.
+
+The correct code (--bug none) follows the contract: y = x·W + b with W [in, out]; any leading batch
+axes; attention scores = q·kᵀ·scale + mask with masked_fill semantics for -inf entries and causal
+(j <= i) masking, safe softmax (fully masked row -> zero output and gradients); MHA heads are
+contiguous column blocks, scale 1/sqrt(C/H); LayerNorm with biased variance and eps inside the
+root; relu'(0) = 0; cross-entropy with PyTorch semantics.
+
+float32 accuracy of the correct code: LayerNorm shifts each row by its first element before the
+two-pass mean and variance (the "shifted data" algorithm), which keeps rows like 1e7 + i exact in
+float32; everything else is the textbook formula in the dtype.
+
+Each bug is a small, realistic edit of the correct code; see BUGS and tests/zoo/README.md.
+"""
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+PROTOCOL = "gradspec-adapter/1"
+DTYPES = {"float64": np.float64, "float32": np.float32}
+OPS = ["linear", "embedding", "softmax", "log_softmax", "relu", "gelu", "silu", "layer_norm", "rms_norm",
+       "attention", "multi_head_attention", "cross_entropy", "feed_forward"]
+
+BUGS = {
+    "softmax_overflow": "softmax/attention exponentiate without subtracting the row max (exp overflows)",
+    "one_pass_variance": "LayerNorm variance as E[x^2] - E[x]^2 in the dtype (catastrophic cancellation)",
+    "unbiased_variance": "LayerNorm divides the variance by C - 1",
+    "eps_outside_sqrt": "LayerNorm uses 1 / (sqrt(var) + eps)",
+    "causal_off_by_one": "causal mask lets query i see keys j < i only",
+    "scale_1_over_d": "attention's default scale 1/D instead of 1/sqrt(D)",
+    "nan_fully_masked": "plain softmax on fully masked attention rows (0/0 -> NaN)",
+    "gelu_tanh_for_erf": "gelu approximate='none' computed with the tanh formula",
+    "label_smoothing_counts_ignored": "cross_entropy's smoothing term includes ignored targets",
+    "relu_grad_at_zero_one": "relu'(0) = 1",
+    "embedding_grad_overwrite": "embedding backward assigns dtable[ids] = dy instead of adding",
+    "softmax_backward_missing_term": "softmax backward returns y * dy (drops - y <dy, y>)",
+    "interleaved_heads": "MHA head h uses columns h, h+H, h+2H, ... instead of a contiguous block",
+    "bf16_matmul_in_fp32": "in float32, matmuls (linear, q.k^T) round their inputs to bfloat16",
+    "mask_after_softmax": "attention zeroes masked weights after the softmax, without renormalising",
+}
+
+
+class BadRequest(Exception):
+    pass
+
+
+class Ctx:
+    """The dtype and the bug in force for one request."""
+
+    def __init__(self, dt, bug):
+        self.dt = dt
+        self.bug = bug
+
+    def c(self, v):
+        """A constant in the dtype."""
+        return self.dt(v)
+
+
+# ------------------------------------------------------------------------------------------------
+# Decoding and encoding
+# ------------------------------------------------------------------------------------------------
+
+def number(v, where):
+    if isinstance(v, bool):
+        raise BadRequest(f"{where}: expected a number, got {json.dumps(v)}")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    raise BadRequest(f"{where}: expected a number or \"inf\"/\"-inf\"/\"nan\", got {json.dumps(v)}")
+
+
+def decode_tensor(where, obj, dt):
+    if not isinstance(obj, dict) or "shape" not in obj or "values" not in obj:
+        raise BadRequest(f"{where}: expected an object with \"shape\" and \"values\"")
+    shape, values = obj["shape"], obj["values"]
+    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise BadRequest(f"{where}/shape: expected a list of non-negative integers")
+    if not isinstance(values, list) or len(values) != math.prod(shape):
+        raise BadRequest(f"{where}: shape {shape} needs {math.prod(shape)} values")
+    if obj.get("dtype") == "int64":
+        out = []
+        for i, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+                raise BadRequest(f"{where}/values/{i}: expected an integer")
+            out.append(int(v))
+        return np.array(out, dtype=np.int64).reshape(shape)
+    reals = [number(v, f"{where}/values/{i}") for i, v in enumerate(values)]
+    # Through float64 (exact for the request's values), then to the dtype.
+    return np.array(reals, dtype=np.float64).reshape(shape).astype(dt)
+
+
+def encode_tensor(a):
+    a = np.asarray(a)
+    vals = a.astype(np.float64).ravel().tolist()
+    out = []
+    for v in vals:
+        if math.isfinite(v):
+            out.append(v)
+        elif math.isnan(v):
+            out.append("nan")
+        else:
+            out.append("inf" if v > 0 else "-inf")
+    return {"shape": list(a.shape), "values": out}
+
+
+class Request:
+    def __init__(self, msg, bug):
+        dname = msg.get("dtype", "float64")
+        if dname not in DTYPES:
+            raise BadRequest(f"dtype: unsupported \"{dname}\" (float64, float32)")
+        self.ctx = Ctx(DTYPES[dname], bug)
+        self.op = msg.get("op")
+        self.params = msg.get("params") or {}
+        raw_in, raw_cot = msg.get("inputs") or {}, msg.get("cotangents") or {}
+        for key, val in (("params", self.params), ("inputs", raw_in), ("cotangents", raw_cot)):
+            if not isinstance(val, dict):
+                raise BadRequest(f"{key}: expected an object")
+        dt = self.ctx.dt
+        self.inputs = {n: decode_tensor(f"inputs/{n}", t, dt) for n, t in raw_in.items()}
+        self.cots = {n: decode_tensor(f"cotangents/{n}", t, dt) for n, t in raw_cot.items()}
+
+    def input(self, name, integer=False, optional=False):
+        if name not in self.inputs:
+            if optional:
+                return None
+            raise BadRequest(f"inputs/{name}: missing")
+        t = self.inputs[name]
+        if integer != (t.dtype == np.int64):
+            raise BadRequest(f"inputs/{name}: expected {'an integer' if integer else 'a real'} tensor")
+        return t
+
+    def cot(self, name, like):
+        """The cotangent of output `name` (zeros if the request gives none)."""
+        c = self.cots.get(name)
+        if c is None:
+            return np.zeros_like(like)
+        if c.shape != like.shape:
+            raise BadRequest(f"cotangents/{name}: shape {list(c.shape)}, the output is {list(like.shape)}")
+        return c
+
+    def real(self, name, default):
+        v = self.params.get(name, default)
+        return None if v is None else number(v, f"params/{name}")
+
+    def integer(self, name, default):
+        v = self.params.get(name, default)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+            raise BadRequest(f"params/{name}: expected an integer")
+        return int(v)
+
+    def boolean(self, name, default):
+        v = self.params.get(name, default)
+        if not isinstance(v, bool):
+            raise BadRequest(f"params/{name}: expected true or false")
+        return v
+
+    def choice(self, name, choices, default):
+        v = self.params.get(name, default)
+        if v not in choices:
+            raise BadRequest(f"params/{name}: expected one of {choices}, got {json.dumps(v)}")
+        return v
+
+
+# ------------------------------------------------------------------------------------------------
+# Shared pieces
+# ------------------------------------------------------------------------------------------------
+
+def to_bf16(a):
+    """float32 -> the nearest bfloat16 (round to nearest even), kept as float32; NaN stays NaN."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    u = a.view(np.uint32).astype(np.uint64)
+    u = (u + ((u >> 16) & 1) + 0x7FFF) & 0xFFFF0000
+    r = u.astype(np.uint32).view(np.float32).reshape(a.shape)
+    return np.where(np.isnan(a), a, r)
+
+
+def fwd_matmul(ctx, a, b):
+    """The forward matmul of linear and of attention's q·kᵀ."""
+    if ctx.bug == "bf16_matmul_in_fp32" and ctx.dt == np.float32:
+        a, b = to_bf16(a), to_bf16(b)
+    return np.matmul(a, b)
+
+
+def unbroadcast(g, shape):
+    """Sum a broadcast gradient back to `shape`."""
+    shape = tuple(shape)
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1 and g.shape[i] != 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g
+
+
+def linear_fwd(ctx, x, w, b, wname="w"):
+    if w.ndim != 2:
+        raise BadRequest(f"inputs/{wname}: expected a matrix [in, out]")
+    if x.ndim < 1 or x.shape[-1] != w.shape[0]:
+        raise BadRequest(f"inputs/{wname}: shape {list(w.shape)} does not fit x's last axis {list(x.shape)}")
+    if b is not None and tuple(b.shape) != (w.shape[1],):
+        raise BadRequest(f"bias: expected shape [{w.shape[1]}], got {list(b.shape)}")
+    y = fwd_matmul(ctx, x, w)
+    return y + b if b is not None else y
+
+
+def linear_bwd(x, w, dy):
+    """-> dx, dw, db for y = x·w + b."""
+    x2 = x.reshape(-1, w.shape[0])
+    dy2 = dy.reshape(-1, w.shape[1])
+    dx = np.matmul(dy, w.T)
+    dw = np.matmul(x2.T, dy2)
+    db = dy2.sum(axis=0)
+    return dx, dw, db
+
+
+def sigmoid_pair(x):
+    """(sigmoid(x), sigmoid(-x)) = (s, 1 - s), both without cancellation."""
+    e = np.exp(-np.abs(x))
+    one = x.dtype.type(1)
+    big, small = one / (one + e), e / (one + e)
+    pos = x >= 0
+    return np.where(pos, big, small), np.where(pos, small, big)
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def gelu_erf(ctx, x):
+    """-> y, dy/dx of x·Φ(x), Φ(x) = erfc(-x/√2)/2 (libm in double, rounded once to the dtype)."""
+    phi_cdf = (0.5 * _erfc(-x.astype(np.float64) / math.sqrt(2.0))).astype(ctx.dt)
+    density = np.exp(-(x * x) * ctx.c(0.5)) * ctx.c(1.0 / math.sqrt(2.0 * math.pi))
+    return x * phi_cdf, phi_cdf + x * density
+
+
+def gelu_tanh(ctx, x):
+    """-> y, dy/dx of 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    k, a = ctx.c(math.sqrt(2.0 / math.pi)), ctx.c(0.044715)
+    half, one, three = ctx.c(0.5), ctx.c(1.0), ctx.c(3.0)
+    t = np.tanh(k * (x + a * x * x * x))
+    y = half * x * (one + t)
+    dydx = half * (one + t) + half * x * (one - t * t) * k * (one + three * a * x * x)
+    return y, dydx
+
+
+def activation(ctx, name, x):
+    """-> y, dy/dx for relu, gelu (erf), gelu_tanh, silu."""
+    if name == "relu":
+        y = np.maximum(x, ctx.c(0))
+        if ctx.bug == "relu_grad_at_zero_one":
+            return y, (x >= 0).astype(ctx.dt)
+        return y, (x > 0).astype(ctx.dt)
+    if name == "gelu":
+        if ctx.bug == "gelu_tanh_for_erf":
+            return gelu_tanh(ctx, x)
+        return gelu_erf(ctx, x)
+    if name == "gelu_tanh":
+        return gelu_tanh(ctx, x)
+    if name == "silu":
+        s, sc = sigmoid_pair(x)
+        return x * s, s * (ctx.c(1) + x * sc)
+    raise BadRequest(f"unknown activation {name}")
+
+
+def softmax_fwd(ctx, x):
+    """Row softmax over the last axis; an all -inf row gives zeros."""
+    m = np.max(x, axis=-1, keepdims=True)
+    dead = np.isneginf(m)
+    if ctx.bug == "softmax_overflow":
+        e = np.exp(x)
+    else:
+        e = np.exp(x - np.where(dead, ctx.c(0), m))
+    s = np.sum(e, axis=-1, keepdims=True)
+    y = e / np.where(dead, ctx.c(1), s)
+    return np.where(dead, ctx.c(0), y)
+
+
+def softmax_bwd(ctx, y, dy):
+    """dx = y (dy - <dy, y>); entries with y = 0 get 0 (also when dy is not finite).
+
+    Written as dx = y (t - <t, y>) with t = dy - dy[argmax y] (equal, as sum y = 1): when one entry
+    dominates (y ≈ 1) its gradient y·(dy_m - <dy, y>) is a difference of nearly equal numbers; with
+    the shift it is the small sum of the other entries' terms, accurate in float32."""
+    live = y != 0
+    dyl = np.where(live, dy, ctx.c(0))
+    if ctx.bug == "softmax_backward_missing_term":
+        return np.where(live, y * dyl, ctx.c(0))
+    top = np.take_along_axis(dyl, np.argmax(y, axis=-1)[..., None], axis=-1)
+    t = dyl - top
+    inner = np.sum(t * y, axis=-1, keepdims=True)
+    return np.where(live, y * (t - inner), ctx.c(0))
+
+
+# ------------------------------------------------------------------------------------------------
+# Attention
+# ------------------------------------------------------------------------------------------------
+
+def masked_matmul(a, b, hidden):
+    """a [..., Tq, Tk] · b [..., Tk, D] skipping the pairs (i, j) that `hidden` [Tq, Tk] masks, so that
+    a NaN or inf in a masked key or value never meets its zero weight (masked_fill semantics)."""
+    if np.all(np.isfinite(b)) or not np.any(hidden):
+        return np.matmul(a, b)
+    terms = a[..., :, :, None] * b[..., None, :, :]
+    terms = np.where(hidden[:, :, None], a.dtype.type(0), terms)
+    return terms.sum(axis=-2)
+
+
+def attention_core(ctx, q, k, v, mask, causal, scale):
+    """-> out, backward(dout) -> (dq, dk, dv). q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv]."""
+    dt = ctx.dt
+    tq, tk = q.shape[-2], k.shape[-2]
+    if k.shape[-1] != q.shape[-1] or v.shape[-2] != tk:
+        raise BadRequest(f"inputs: q {list(q.shape)}, k {list(k.shape)}, v {list(v.shape)} do not fit")
+    sc = ctx.c(scale)
+    scores = fwd_matmul(ctx, q, np.swapaxes(k, -1, -2)) * sc
+    hidden = np.zeros((tq, tk), dtype=bool)
+    if mask is not None:
+        if tuple(mask.shape) != (tq, tk):
+            raise BadRequest(f"inputs/mask: expected shape [{tq}, {tk}], got {list(mask.shape)}")
+        hidden = np.isneginf(mask)
+        scores = scores + np.where(hidden, dt(0), mask)
+    if causal:
+        if tq != tk:
+            raise BadRequest(f"params/causal: needs T_q == T_k, got {tq} and {tk}")
+        if ctx.bug == "causal_off_by_one":
+            hidden = hidden | np.triu(np.ones((tq, tk), dtype=bool), 0)
+        else:
+            hidden = hidden | np.triu(np.ones((tq, tk), dtype=bool), 1)
+
+    if ctx.bug == "mask_after_softmax":
+        p = softmax_fwd(ctx, scores)
+        weights = np.where(hidden, dt(0), p)
+    else:
+        masked = np.where(hidden, dt(-np.inf), scores)
+        if ctx.bug == "nan_fully_masked":
+            m = np.max(masked, axis=-1, keepdims=True)
+            e = np.exp(masked - m)  # a dead row: -inf - (-inf) = NaN
+            weights = e / np.sum(e, axis=-1, keepdims=True)
+        else:
+            weights = softmax_fwd(ctx, masked)
+    out = masked_matmul(weights, v, hidden)
+
+    def backward(dout):
+        dv = np.matmul(np.swapaxes(weights, -1, -2), dout)
+        dw = np.where(hidden, dt(0), np.matmul(dout, np.swapaxes(v, -1, -2)))
+        if ctx.bug == "mask_after_softmax":
+            ds = softmax_bwd(ctx, p, dw)
+        else:  # (nan_fully_masked: the NaN weights of a dead row flow on into dq, dk, dv)
+            ds = softmax_bwd(ctx, weights, dw)
+        dq = masked_matmul(ds, k, hidden) * sc
+        dk = np.matmul(np.swapaxes(ds, -1, -2), q) * sc
+        return unbroadcast(dq, q.shape), unbroadcast(dk, k.shape), unbroadcast(dv, v.shape)
+
+    return out, backward, hidden
+
+
+def default_scale(ctx, d):
+    if ctx.bug == "scale_1_over_d":
+        return 1.0 / d
+    return 1.0 / math.sqrt(d)
+
+
+def op_attention(r):
+    ctx = r.ctx
+    q, k, v = r.input("q"), r.input("k"), r.input("v")
+    mask = r.input("mask", optional=True)
+    causal = r.boolean("causal", False)
+    scale = r.real("scale", None)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise BadRequest("inputs: q, k, v must be [..., T, D]")
+    if scale is None:
+        scale = default_scale(ctx, q.shape[-1])
+    out, backward, _ = attention_core(ctx, q, k, v, mask, causal, scale)
+    dq, dk, dv = backward(r.cot("out", out))
+    return {"out": out}, {"q": dq, "k": dk, "v": dv}
+
+
+def split_heads(ctx, t, heads):
+    """[..., T, C] -> [..., H, T, C/H]: head h = columns [h·C/H, (h+1)·C/H) (interleaved bug: h, h+H, ...)."""
+    *lead, T, C = t.shape
+    d = C // heads
+    if ctx.bug == "interleaved_heads":
+        return np.swapaxes(np.swapaxes(t.reshape(*lead, T, d, heads), -1, -2), -2, -3)
+    return np.swapaxes(t.reshape(*lead, T, heads, d), -2, -3)
+
+
+def merge_heads(ctx, t):
+    """Inverse of split_heads: [..., H, T, d] -> [..., T, C]."""
+    *lead, H, T, d = t.shape
+    t = np.swapaxes(t, -2, -3)  # [..., T, H, d]
+    if ctx.bug == "interleaved_heads":
+        t = np.swapaxes(t, -1, -2)  # [..., T, d, H]
+    return np.ascontiguousarray(t).reshape(*lead, T, H * d)
+
+
+def clean_rows(t, dead_rows):
+    """Rows of t [..., T, C] that no score can see, with NaN/inf in them, set to 0 (they do not enter)."""
+    bad = dead_rows[:, None] & ~np.all(np.isfinite(t), axis=-1, keepdims=True)
+    return np.where(bad, t.dtype.type(0), t) if np.any(bad) else t
+
+
+def op_multi_head_attention(r):
+    ctx = r.ctx
+    x = r.input("x")
+    memory = r.input("memory", optional=True)
+    w = {n: r.input(n) for n in ("w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o")}
+    mask = r.input("mask", optional=True)
+    heads = r.integer("heads", None)
+    causal = r.boolean("causal", False)
+    if heads is None or heads < 1:
+        raise BadRequest("params/heads: a positive integer is required")
+    if x.ndim < 2:
+        raise BadRequest("inputs/x: expected [..., T, C]")
+    C = x.shape[-1]
+    if C % heads:
+        raise BadRequest(f"params/heads: {heads} does not divide C = {C}")
+    src = x if memory is None else memory
+    if memory is not None and (memory.ndim != x.ndim or memory.shape[:-2] != x.shape[:-2] or memory.shape[-1] != C):
+        raise BadRequest(f"inputs/memory: shape {list(memory.shape)} does not fit x {list(x.shape)}")
+    tq, tk = x.shape[-2], src.shape[-2]
+
+    # Which query rows / key rows nothing can see (for NaN hygiene only).
+    hid = np.zeros((tq, tk), dtype=bool)
+    if mask is not None and tuple(mask.shape) == (tq, tk):
+        hid = np.isneginf(mask)
+    if causal and tq == tk:
+        hid = hid | np.triu(np.ones((tq, tk), dtype=bool), 1)
+    xq = clean_rows(x, np.all(hid, axis=1))
+    xkv = clean_rows(src, np.all(hid, axis=0))
+
+    q = linear_fwd(ctx, xq, w["w_q"], w["b_q"], "w_q")
+    k = linear_fwd(ctx, xkv, w["w_k"], w["b_k"], "w_k")
+    v = linear_fwd(ctx, xkv, w["w_v"], w["b_v"], "w_v")
+    qh, kh, vh = (split_heads(ctx, t, heads) for t in (q, k, v))
+    att, att_bwd, _ = attention_core(ctx, qh, kh, vh, mask, causal, default_scale(ctx, C // heads))
+    concat = merge_heads(ctx, att)
+    y = linear_fwd(ctx, concat, w["w_o"], w["b_o"], "w_o")
+
+    dy = r.cot("y", y)
+    dconcat, dw_o, db_o = linear_bwd(concat, w["w_o"], dy)
+    dqh, dkh, dvh = att_bwd(split_heads(ctx, dconcat, heads))
+    dq, dk, dv = (merge_heads(ctx, t) for t in (dqh, dkh, dvh))
+    dxq, dw_q, db_q = linear_bwd(xq, w["w_q"], dq)
+    dxk, dw_k, db_k = linear_bwd(xkv, w["w_k"], dk)
+    dxv, dw_v, db_v = linear_bwd(xkv, w["w_v"], dv)
+    grads = {"w_q": dw_q, "b_q": db_q, "w_k": dw_k, "b_k": db_k, "w_v": dw_v, "b_v": db_v, "w_o": dw_o, "b_o": db_o}
+    if memory is None:
+        grads["x"] = dxq + dxk + dxv
+    else:
+        grads["x"] = dxq
+        grads["memory"] = dxk + dxv
+    return {"y": y}, grads
+
+
+# ------------------------------------------------------------------------------------------------
+# The other ops
+# ------------------------------------------------------------------------------------------------
+
+def op_linear(r):
+    x, w, b = r.input("x"), r.input("w"), r.input("b")
+    y = linear_fwd(r.ctx, x, w, b)
+    dx, dw, db = linear_bwd(x, w, r.cot("y", y))
+    return {"y": y}, {"x": dx, "w": dw, "b": db}
+
+
+def op_embedding(r):
+    ctx = r.ctx
+    ids, table = r.input("ids", integer=True), r.input("table")
+    scale = r.choice("scale", ["none", "sqrt_d"], "none")
+    if table.ndim != 2:
+        raise BadRequest("inputs/table: expected [V, C]")
+    V, C = table.shape
+    if ids.size and (ids.min() < 0 or ids.max() >= V):
+        raise BadRequest(f"inputs/ids: ids must lie in [0, {V})")
+    s = ctx.c(math.sqrt(C)) if scale == "sqrt_d" else None
+    y = table[ids]
+    if s is not None:
+        y = y * s
+    dy = r.cot("y", y).reshape(-1, C)
+    if s is not None:
+        dy = dy * s
+    dtable = np.zeros_like(table)
+    flat = ids.reshape(-1)
+    if ctx.bug == "embedding_grad_overwrite":
+        dtable[flat] = dy
+    else:
+        np.add.at(dtable, flat, dy)
+    return {"y": y}, {"table": dtable}
+
+
+def op_softmax(r):
+    x = r.input("x")
+    y = softmax_fwd(r.ctx, x)
+    return {"y": y}, {"x": softmax_bwd(r.ctx, y, r.cot("y", y))}
+
+
+def op_log_softmax(r):
+    ctx = r.ctx
+    x = r.input("x")
+    m = np.max(x, axis=-1, keepdims=True)
+    dead = np.isneginf(m)
+    sh = x - np.where(dead, ctx.c(0), m)
+    lse = np.log(np.sum(np.exp(sh), axis=-1, keepdims=True))
+    y = np.where(dead, ctx.c(-np.inf), sh - lse)
+    dy = r.cot("y", y)
+    dx = dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)
+    return {"y": y}, {"x": np.where(dead, ctx.c(0), dx)}
+
+
+def op_relu(r):
+    x = r.input("x")
+    y, d = activation(r.ctx, "relu", x)
+    return {"y": y}, {"x": r.cot("y", y) * d}
+
+
+def op_gelu(r):
+    x = r.input("x")
+    approx = r.choice("approximate", ["none", "tanh"], "none")
+    y, d = activation(r.ctx, "gelu" if approx == "none" else "gelu_tanh", x)
+    return {"y": y}, {"x": r.cot("y", y) * d}
+
+
+def op_silu(r):
+    x = r.input("x")
+    y, d = activation(r.ctx, "silu", x)
+    return {"y": y}, {"x": r.cot("y", y) * d}
+
+
+def op_layer_norm(r):
+    ctx = r.ctx
+    x, gamma, beta = r.input("x"), r.input("gamma"), r.input("beta")
+    eps = ctx.c(r.real("eps", 1e-5))
+    if x.ndim < 1 or gamma.shape != x.shape[-1:] or beta.shape != x.shape[-1:]:
+        raise BadRequest(f"inputs: gamma, beta must be [C] with C = x's last axis {list(x.shape)}")
+    C = x.shape[-1]
+    n = ctx.c(C)
+    n_var = ctx.c(C - 1) if ctx.bug == "unbiased_variance" else n
+    if ctx.bug == "one_pass_variance":
+        mean = np.sum(x, axis=-1, keepdims=True) / n
+        var = np.sum(x * x, axis=-1, keepdims=True) / n - mean * mean
+        var = np.maximum(var, ctx.c(0))
+        d = x - mean
+    else:
+        shift = x[..., :1]  # shifted two-pass: exact for rows like 1e7 + i
+        xs = x - shift
+        mean_s = np.sum(xs, axis=-1, keepdims=True) / n
+        d = xs - mean_s
+        var = np.sum(d * d, axis=-1, keepdims=True) / n_var
+    if ctx.bug == "eps_outside_sqrt":
+        sd = np.sqrt(var)
+        rstd = ctx.c(1) / (sd + eps)
+        drdv = -(rstd * rstd) / (ctx.c(2) * sd)
+    else:
+        rstd = ctx.c(1) / np.sqrt(var + eps)
+        drdv = ctx.c(-0.5) * rstd * rstd * rstd
+    xhat = d * rstd
+    y = xhat * gamma + beta
+
+    dy = r.cot("y", y)
+    g = dy * gamma
+    lead = tuple(range(x.ndim - 1))
+    dgamma = np.sum(dy * xhat, axis=lead)
+    dbeta = np.sum(dy, axis=lead)
+    # dx_j = rstd (g_j - mean g) + (2 / n_var) · drstd/dvar · d_j · sum_i g_i d_i
+    dx = rstd * (g - np.sum(g, axis=-1, keepdims=True) / n) \
+        + (ctx.c(2) / n_var) * drdv * d * np.sum(g * d, axis=-1, keepdims=True)
+    return {"y": y}, {"x": dx, "gamma": dgamma, "beta": dbeta}
+
+
+def op_rms_norm(r):
+    ctx = r.ctx
+    x, gamma = r.input("x"), r.input("gamma")
+    eps = ctx.c(r.real("eps", 1e-6))
+    if x.ndim < 1 or gamma.shape != x.shape[-1:]:
+        raise BadRequest("inputs/gamma: must be [C] with C = x's last axis")
+    n = ctx.c(x.shape[-1])
+    ms = np.sum(x * x, axis=-1, keepdims=True) / n
+    rstd = ctx.c(1) / np.sqrt(ms + eps)
+    xhat = x * rstd
+    y = xhat * gamma
+    dy = r.cot("y", y)
+    g = dy * gamma
+    lead = tuple(range(x.ndim - 1))
+    dgamma = np.sum(dy * xhat, axis=lead)
+    dx = rstd * (g - xhat * (np.sum(g * xhat, axis=-1, keepdims=True) / n))
+    return {"y": y}, {"x": dx, "gamma": dgamma}
+
+
+def op_feed_forward(r):
+    ctx = r.ctx
+    x, w1, b1, w2, b2 = (r.input(n) for n in ("x", "w1", "b1", "w2", "b2"))
+    act = r.choice("activation", ["relu", "gelu", "gelu_tanh", "silu"], "relu")
+    pre = linear_fwd(ctx, x, w1, b1, "w1")
+    hidden, dact = activation(ctx, act, pre)
+    y = linear_fwd(ctx, hidden, w2, b2, "w2")
+    dhidden, dw2, db2 = linear_bwd(hidden, w2, r.cot("y", y))
+    dx, dw1, db1 = linear_bwd(x, w1, dhidden * dact)
+    return {"y": y}, {"x": dx, "w1": dw1, "b1": db1, "w2": dw2, "b2": db2}
+
+
+def op_cross_entropy(r):
+    ctx = r.ctx
+    dt = ctx.dt
+    logits, targets = r.input("logits"), r.input("targets", integer=True)
+    reduction = r.choice("reduction", ["mean", "sum", "none"], "mean")
+    ignore_index = r.integer("ignore_index", None)
+    eps = r.real("label_smoothing", 0.0)
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        raise BadRequest(f"inputs/targets: shape {list(targets.shape)} must be logits' {list(logits.shape)} without the last axis")
+    V = logits.shape[-1]
+    z = logits.reshape(-1, V)
+    t = targets.reshape(-1)
+    N = t.shape[0]
+    valid = np.ones(N, dtype=bool) if ignore_index is None else t != ignore_index
+    if np.any(valid & ((t < 0) | (t >= V))):
+        raise BadRequest(f"inputs/targets: targets must lie in [0, {V}) or equal ignore_index")
+    tc = np.where(valid, t, 0)
+    # log_softmax, max-subtracted
+    m = np.max(z, axis=-1, keepdims=True)
+    sh = z - m
+    lse = np.log(np.sum(np.exp(sh), axis=-1, keepdims=True))
+    lsm = sh - lse
+    p = np.exp(lsm)
+    nll = -lsm[np.arange(N), tc]
+    smooth = -np.sum(lsm, axis=-1) / dt(V)
+    e = dt(eps)
+    one = dt(1)
+    zero = dt(0)
+    smooth_all = ctx.bug == "label_smoothing_counts_ignored"
+    nll_i = np.where(valid, nll, zero)
+    sm_i = smooth if smooth_all else np.where(valid, smooth, zero)
+    n_valid = int(valid.sum())
+    if reduction == "none":
+        loss = ((one - e) * nll_i + e * sm_i).reshape(targets.shape)
+        cot = r.cot("loss", loss).reshape(-1)
+        g_nll = np.where(valid, cot, zero)
+        g_sm = cot if smooth_all else g_nll
+    else:
+        if reduction == "sum":
+            nll_red, sm_red = np.sum(nll_i), np.sum(sm_i)
+        else:
+            with np.errstate(all="ignore"):
+                nll_red = np.sum(nll_i) / dt(n_valid)  # 0/0 = NaN when every target is ignored
+                sm_red = np.sum(sm_i) / dt(N if smooth_all else n_valid)
+        loss = np.asarray((one - e) * nll_red + e * sm_red, dtype=dt)
+        c = r.cot("loss", loss).reshape(())
+        if reduction == "sum":
+            g_nll = np.where(valid, c, zero)
+            g_sm = np.full(N, c, dtype=dt) if smooth_all else g_nll
+        else:
+            g_nll = np.where(valid, c / dt(max(n_valid, 1)), zero) if n_valid else np.zeros(N, dtype=dt)
+            g_sm = np.full(N, c / dt(max(N, 1)), dtype=dt) if smooth_all else g_nll
+    onehot = np.zeros_like(z)
+    onehot[np.arange(N), tc] = one
+    # d nll/dz = p - onehot;  d smooth/dz = p - 1/V
+    dz = ((one - e) * g_nll)[:, None] * (p - onehot) + (e * g_sm)[:, None] * (p - one / dt(V))
+    return {"loss": loss}, {"logits": dz.reshape(logits.shape)}
+
+
+HANDLERS = {
+    "linear": op_linear,
+    "embedding": op_embedding,
+    "softmax": op_softmax,
+    "log_softmax": op_log_softmax,
+    "relu": op_relu,
+    "gelu": op_gelu,
+    "silu": op_silu,
+    "layer_norm": op_layer_norm,
+    "rms_norm": op_rms_norm,
+    "attention": op_attention,
+    "multi_head_attention": op_multi_head_attention,
+    "cross_entropy": op_cross_entropy,
+    "feed_forward": op_feed_forward,
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Driver
+# ------------------------------------------------------------------------------------------------
+
+def handle_line(line, bug):
+    msg_id = None
+    try:
+        try:
+            msg = json.loads(line)
+        except ValueError as e:
+            raise BadRequest(f"request: not JSON ({e})")
+        if not isinstance(msg, dict):
+            raise BadRequest("request: expected a JSON object")
+        msg_id = msg.get("id")
+        req = Request(msg, bug)
+        if req.op not in HANDLERS:
+            raise BadRequest(f"op: unsupported {json.dumps(req.op)}")
+        with np.errstate(all="ignore"):
+            outputs, grads = HANDLERS[req.op](req)
+        dt = req.ctx.dt
+        reply = {"id": msg_id,
+                 "outputs": {n: encode_tensor(np.asarray(t).astype(dt)) for n, t in outputs.items()},
+                 "gradients": {n: encode_tensor(np.asarray(t).astype(dt)) for n, t in grads.items()}}
+        return json.dumps(reply, allow_nan=False)
+    except BadRequest as e:
+        return json.dumps({"id": msg_id, "error": str(e)})
+    except Exception as e:  # never crash on a request
+        return json.dumps({"id": msg_id, "error": f"internal error: {type(e).__name__}: {e}"})
+
+
+def main():
+    ap = argparse.ArgumentParser(description="gradspec bug zoo adapter (gradspec-adapter/1 over stdin/stdout)")
+    ap.add_argument("--bug", default="none", help="none, or one of: " + ", ".join(BUGS))
+    ap.add_argument("--list", action="store_true", help="list the bugs and exit")
+    args = ap.parse_args()
+    if args.list:
+        for name, what in BUGS.items():
+            print(f"{name:32s} {what}")
+        return 0
+    if args.bug != "none" and args.bug not in BUGS:
+        print(f"zoo_adapter.py: unknown bug \"{args.bug}\" (none, {', '.join(BUGS)})", file=sys.stderr)
+        return 2
+    out = sys.stdout
+    out.write(json.dumps({"adapter": PROTOCOL, "implementation": {"name": "zoo", "version": args.bug},
+                          "dtypes": list(DTYPES), "ops": OPS}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        out.write(handle_line(line, args.bug) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
