@@ -152,8 +152,11 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
     } else {
       err = std::fabs(g - want);
     }
-    const long double rel = want != 0 && std::isfinite(static_cast<double>(want)) ? err / std::fabs(want) : (err == 0 ? 0 : err / scale);
-    const long double ulps = std::isfinite(static_cast<double>(want)) ? err / ulp_of(want, d) : (err == 0 ? 0 : INFINITY);
+    // max_rel per element, against max(|want|, eps·scale) so exact zeros next to large values do not
+    // divide by zero; ulps and digits normwise, in units of the tensor's largest magnitude.
+    const long double magnitude = std::max<long double>(std::fabs(want), d.epsilon * scale);
+    const long double rel = std::isfinite(static_cast<double>(want)) ? err / magnitude : (err == 0 ? 0 : INFINITY);
+    const long double ulps = std::isfinite(static_cast<double>(want)) ? err / ulp_of(scale, d) : (err == 0 ? 0 : INFINITY);
     f.max_abs = std::max(f.max_abs, static_cast<double>(err));
     f.max_rel = std::max(f.max_rel, static_cast<double>(rel));
     f.max_ulp = std::max(f.max_ulp, static_cast<double>(ulps));
@@ -161,7 +164,7 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
       sum_sq_ulp += ulps * ulps;
       ++counted;
     }
-    const double digits = err == 0 ? 40.0 : std::min(40.0, static_cast<double>(-std::log10(rel)));
+    const double digits = err == 0 ? 40.0 : std::min(40.0, static_cast<double>(-std::log10(err / scale)));
     f.min_digits = std::min(f.min_digits, std::max(0.0, digits));
     // The worst element: the one furthest beyond what is allowed (or the largest error).
     const long double bound = fixed ? fixed->atol + fixed->rtol * std::fabs(want) : allowed;

@@ -69,8 +69,11 @@ BOOST_AUTO_TEST_CASE(ulp_and_digit_metrics) {
   auto f = judge_values(c, {0.25 + 2 * ulp, 0.25, 0.25, 0.25}, in("float64"));
   BOOST_TEST(f.tensors[0].max_ulp == 2.0, boost::test_tools::tolerance(1e-9));
   BOOST_TEST(f.tensors[0].max_abs == 2 * ulp, boost::test_tools::tolerance(1e-9));
-  // NIST log relative error: -log10(2^-53 / 1) ~ 15.95 digits
+  // NIST log relative error, normwise: -log10(2 ulp / 0.25) ~ 15.65 digits
   BOOST_TEST(f.tensors[0].min_digits == -std::log10(2 * ulp / 0.25), boost::test_tools::tolerance(1e-9));
+  // An element much smaller than its tensor is measured on the tensor's scale, not its own.
+  auto small = judge_values(golden({"1", "1e-12", "0.5", "0.25"}), {1, 1e-12 + 2 * ulp, 0.5, 0.25}, in("float64"));
+  BOOST_TEST(small.tensors[0].max_ulp <= 2.0);
   BOOST_TEST(f.tensors[0].rms_ulp == std::sqrt(4.0 / 4), boost::test_tools::tolerance(1e-9));
 }
 

@@ -48,6 +48,11 @@ struct policy {
   cases::json describe() const;
 };
 
+// Metrics: max_abs = max|got - want|; max_rel per element against max(|want|, eps·scale), scale =
+// max|want| of the tensor; max_ulp and rms_ulp in units in the last place of the dtype at the
+// tensor's scale, and min_digits = -log10(|got - want| / scale) at its worst element (NIST's log
+// relative error, normwise, at most 40): small elements of a tensor carry no relative-accuracy
+// promise from a correct implementation, so they are judged on the tensor's scale.
 struct tensor_finding {
   std::string name; // outputs.y
   std::string verdict = "pass";

@@ -1,0 +1,16 @@
+// Accuracy reports from check summaries ("gradspec-check/1", the --json of check and run): a
+// Markdown page with one table row per op and one column per implementation (cases passed, worst
+// error in eps, fewest correct digits), the failures with their diagnoses, and a gnuplot SVG of
+// the correct digits per op. Deterministic: the same summaries give the same bytes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gradspec::reports {
+
+// Writes DIR/report.md and DIR/digits.svg (and DIR/digits.dat, the plotted data). Throws bad_input
+// for unreadable summaries; std::runtime_error when gnuplot cannot be run.
+void write_report(const std::vector<std::string>& summaries, const std::string& dir);
+
+} // namespace gradspec::reports
