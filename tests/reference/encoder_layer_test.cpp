@@ -4,6 +4,7 @@
 #include "gradspec/reference/ops/encoder_layer.hpp"
 #include "gradspec/errors.hpp"
 #include "support/finite_difference.hpp"
+#include "support/tensor_checks.hpp"
 #include "support/test_inputs.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -46,26 +47,8 @@ op_args<mp_real> layer_args(const shape_t& batch, const std::map<std::string, st
   return a;
 }
 
-// One primitive op's output `y` from named inputs.
-tensor<mp_real> run(const std::string& op, const std::map<std::string, const tensor<mp_real>*>& inputs,
-                    const std::map<std::string, std::string>& given) {
-  op_args<mp_real> a;
-  a.params = params(op, given);
-  for (const auto& [name, t] : inputs) a.inputs[name] = *t;
-  return evaluate(*find_op(op), a, false).outputs.at("y");
-}
 
-tensor<mp_real> sum(tensor<mp_real> a, const tensor<mp_real>& b) {
-  add_into(a, b);
-  return a;
-}
 
-double max_abs_diff(const tensor<mp_real>& a, const tensor<mp_real>& b) {
-  BOOST_REQUIRE(a.shape == b.shape);
-  mp_real m = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, mp_real(abs(a.data[i] - b.data[i])));
-  return to_double(m);
-}
 
 } // namespace
 

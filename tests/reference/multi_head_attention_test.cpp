@@ -5,6 +5,7 @@
 #include "gradspec/reference/ops/multi_head_attention.hpp"
 #include "gradspec/errors.hpp"
 #include "support/finite_difference.hpp"
+#include "support/tensor_checks.hpp"
 #include "support/test_inputs.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -43,29 +44,8 @@ template <class T> op_result<T> run(const std::string& op, const op_args<T>& a, 
   return evaluate(*find_op(op), a, backward);
 }
 
-template <class T> bool same(const tensor<T>& a, const tensor<T>& b) {
-  if (a.shape != b.shape) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (!(a.data[i] == b.data[i]) && !(is_nan(a.data[i]) && is_nan(b.data[i]))) return false;
-  return true;
-}
 
-template <class T> bool all_finite(const tensor<T>& t) {
-  for (const auto& x : t.data)
-    if (!is_finite(x)) return false;
-  return true;
-}
 
-double max_rel_diff(const tensor<mp_real>& a, const tensor<mp_real>& b) {
-  BOOST_REQUIRE(a.shape == b.shape);
-  mp_real m = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    mp_real d = abs(a.data[i] - b.data[i]);
-    if (b.data[i] != 0) d /= abs(b.data[i]);
-    m = std::max(m, d);
-  }
-  return to_double(m);
-}
 
 // y = x·w + b written out in the test (rows of x times columns of w), independent of linear_forward.
 tensor<mp_real> affine(const tensor<mp_real>& x, const tensor<mp_real>& w, const tensor<mp_real>& b) {
