@@ -104,7 +104,7 @@ void write_report(const std::vector<std::string>& summaries, const std::string& 
   cases::write_file_atomically((fs::path(dir) / "report.md").string(), md);
 
   // digits.dat: one row per op, one column per implementation; plotted as grouped bars.
-  std::string dat = "# op";
+  std::string dat = "op"; // the header row: gnuplot's columnheader reads the titles from it
   for (const auto& i : impls) dat += " \"" + i.label + "\"";
   dat += "\n";
   for (const auto& op : ops) {
@@ -118,20 +118,23 @@ void write_report(const std::vector<std::string>& summaries, const std::string& 
   const std::string dat_path = (fs::path(dir) / "digits.dat").string(), svg_path = (fs::path(dir) / "digits.svg").string();
   cases::write_file_atomically(dat_path, dat);
   const std::string tmp_svg = (fs::path(dir) / ".digits.svg.tmp").string();
+  std::error_code ec;
   {
     Gnuplot gp("gnuplot 2>&1");
     gp << "set terminal svg size 1000,480 font 'sans,11' noenhanced\n";
     gp << "set output '" << tmp_svg << "'\n";
     gp << "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n";
-    gp << "set ylabel 'fewest correct significant digits'\nset yrange [0:*]\nset xtics rotate by -35\nset key top right\n";
+    gp << "set ylabel 'fewest correct significant digits (exact results clipped at 18)'\nset yrange [0:18]\nset xtics rotate by -35\nset key outside top center horizontal\n";
     gp << "set grid ytics\n";
     gp << "plot ";
     for (std::size_t k = 0; k < impls.size(); ++k)
       gp << (k ? ", " : "") << "'" << dat_path << "' using " << k + 2 << ":xtic(1) title columnheader(" << k + 2 << ")";
     gp << "\nset output\n";
   }
-  std::error_code ec;
-  if (!fs::exists(tmp_svg)) throw std::runtime_error("gnuplot did not write the plot (is gnuplot installed?)");
+  if (!fs::exists(tmp_svg) || fs::file_size(tmp_svg) == 0) {
+    fs::remove(tmp_svg, ec);
+    throw std::runtime_error("gnuplot did not write the plot (is gnuplot installed?)");
+  }
   fs::rename(tmp_svg, svg_path, ec);
   if (ec) throw std::runtime_error("cannot move the plot into place: " + ec.message());
 }

@@ -91,4 +91,18 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
   BOOST_TEST(run("--help").code == 0);
 }
 
+BOOST_AUTO_TEST_CASE(report_writes_a_table_and_a_plot) {
+  scratch s;
+  const std::string summary = s.path("summary.json");
+  auto r = run("run --suite " + std::string(GRADSPEC_SOURCE_DIR) + "/cases/standard/softmax.json --builtin armadillo-f64 --quiet --json " + summary);
+  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(run("report " + summary + " --out " + s.path("report")).code == 0);
+  const std::string md = s.read("report/report.md");
+  BOOST_TEST(md.find("| softmax | 5/5, ") != std::string::npos, md);
+  BOOST_TEST(s.read("report/digits.svg").find("<svg") != std::string::npos);
+  auto bad = run("report " + s.write("bad.json", "{\"format\": \"other\"}") + " --out " + s.path("r2"));
+  BOOST_TEST(bad.code == 2);
+  BOOST_TEST(bad.output.find("bad.json: /format") != std::string::npos, bad.output);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
