@@ -21,6 +21,7 @@ verb verify_verb();
 verb check_verb();
 verb run_verb();
 verb report_verb();
+verb gradcheck_verb();
 
 // The .json files of a folder (sorted), or the file itself.
 std::vector<std::string> case_files_under(const std::string& path);

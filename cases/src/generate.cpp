@@ -152,21 +152,24 @@ json param_json(const reference::param_value& v) {
 
 } // namespace
 
+void complete_cotangents(test_case& c) {
+  const reference::op_info& op = *reference::find_op(c.op);
+  bool missing = false;
+  for (const auto& o : op.outputs)
+    if (o.differentiable && !c.cotangents.count(o.name)) missing = true;
+  if (!missing) return;
+  auto shapes = reference::evaluate(op, case_args<double>(c), false);
+  for (const auto& o : op.outputs)
+    if (o.differentiable && !c.cotangents.count(o.name) && shapes.outputs.count(o.name))
+      c.cotangents[o.name] = generated_cotangent(c.id, o.name, shapes.outputs.at(o.name).shape);
+}
+
 json generate_case(const test_case& given, const generation_options& options) {
   const reference::op_info& op = *reference::find_op(given.op);
   const std::string path = case_path(given.index);
   test_case c = given;
   try {
-    // Absent cotangents: the output shapes come from a forward pass in double.
-    bool missing = false;
-    for (const auto& o : op.outputs)
-      if (o.differentiable && !c.cotangents.count(o.name)) missing = true;
-    if (missing) {
-      auto shapes = reference::evaluate(op, case_args<double>(c), false);
-      for (const auto& o : op.outputs)
-        if (o.differentiable && !c.cotangents.count(o.name) && shapes.outputs.count(o.name))
-          c.cotangents[o.name] = generated_cotangent(c.id, o.name, shapes.outputs.at(o.name).shape);
-    }
+    complete_cotangents(c);
     const unsigned saved = reference::precision_bits();
     const unsigned lo_bits = reference::set_precision_bits(options.bits);
     op_result<mp_real> lo = reference::evaluate(op, case_args<mp_real>(c), true);

@@ -69,4 +69,17 @@ BOOST_AUTO_TEST_CASE(builtin_candidates_pass_the_committed_suites) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(gradcheck_of_the_reference_and_of_candidates) {
+  auto r = run_gradspec("gradcheck --cases cases/examples");
+  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(r.output.find("5 passed, 0 failed") != std::string::npos, r.output);
+  r = run_gradspec("gradcheck --cases cases/standard/layer_norm.json --adapter '/usr/bin/python3 adapters/pytorch/gradspec_torch_adapter.py'");
+  BOOST_TEST(r.code == 0, r.output);
+  // A backward pass that drops a term disagrees with its own forward.
+  r = run_gradspec("gradcheck --cases cases/standard/softmax.json --adapter '/usr/bin/python3 tests/zoo/zoo_adapter.py --bug softmax_backward_missing_term'");
+  BOOST_TEST(r.code == 1, r.output);
+  BOOST_TEST(r.output.find("0 passed, 5 failed") != std::string::npos, r.output);
+  BOOST_TEST(run_gradspec("gradcheck --cases cases/standard/linear.json --builtin armadillo-f64").code == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

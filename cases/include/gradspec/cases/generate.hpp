@@ -28,6 +28,10 @@ json generate_case(const test_case& c, const generation_options& options);
 // The whole file: header (format, generator, notes, other keys as given) and generated cases.
 json generate_file(const case_file& file, const generation_options& options);
 
+// Adds the generated cotangent of every differentiable output the case lacks (output shapes from a
+// forward pass in double).
+void complete_cotangents(test_case& c);
+
 // Deterministic cotangent for output `name` of a case: values k/64, k in [-64, 64] \ {0}, exact in
 // every dtype, from a hash of the id and the name; a scalar output gets 1.
 raw_tensor generated_cotangent(const std::string& case_id, const std::string& name, const shape_t& shape);
