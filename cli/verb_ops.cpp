@@ -32,9 +32,9 @@ const char* type_name(param_type t) {
 reference::param_map example_params(const reference::op_info& op) {
   std::map<std::string, reference::param_value> given;
   for (const auto& p : op.params)
-    if (p.default_value.empty()) given[p.name] = reference::param_from_text(p.type == param_type::choice ? "\"\"" : "1");
-  for (const auto& p : op.params)
-    if (p.default_value.empty() && p.type == param_type::choice) given[p.name] = {reference::param_value::kind::string, false, 0, p.choices.at(0)};
+    if (p.default_value.empty())
+      given[p.name] = p.type == param_type::choice ? reference::param_value{reference::param_value::kind::string, false, 0, p.choices.at(0)}
+                                                   : reference::param_from_text("1");
   return reference::validate_params(op.params, given);
 }
 

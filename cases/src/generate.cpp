@@ -173,10 +173,9 @@ json generate_case(const test_case& given, const generation_options& options) {
     const unsigned saved = reference::precision_bits();
     const unsigned lo_bits = reference::set_precision_bits(options.bits);
     op_result<mp_real> lo = reference::evaluate(op, case_args<mp_real>(c), true);
-    const unsigned hi_bits = reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
+    reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
     op_result<mp_real> hi = reference::evaluate(op, case_args<mp_real>(c), true);
     reference::set_precision_bits(saved);
-    (void)hi_bits;
 
     auto tensors = ordered_tensors(op, c.params, hi);
     double digits = 1e9;
@@ -235,16 +234,6 @@ json generate_case(const test_case& given, const generation_options& options) {
 }
 
 json generate_file(const case_file& file, const generation_options& options) {
-  json out;
-  out["format"] = "gradspec-cases/1";
-  const unsigned saved = reference::precision_bits();
-  const unsigned bits = reference::set_precision_bits(options.bits);
-  const unsigned check_bits = reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
-  reference::set_precision_bits(saved);
-  out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}, {"check_precision_bits", check_bits}};
-  json notes = file.header.contains("notes") ? file.header["notes"] : json::object();
-  for (auto it = file.header.begin(); it != file.header.end(); ++it)
-    if (it.key() != "format" && it.key() != "generator" && it.key() != "notes") out[it.key()] = it.value();
   json cases = json::array();
   for (const auto& c : file.cases) {
     try {
@@ -255,18 +244,24 @@ json generate_file(const case_file& file, const generation_options& options) {
     if (options.on_case_done) options.on_case_done();
   }
   // Every flag the cases carry is explained in the file's notes.
+  json notes = file.header.contains("notes") ? file.header["notes"] : json::object();
   for (const auto& c : cases)
-    if (c.contains("flags"))
-      for (const auto& f : c["flags"])
-        if (!notes.contains(f.get<std::string>()) && flag_notes().contains(f.get<std::string>()))
-          notes[f.get<std::string>()] = flag_notes()[f.get<std::string>()];
-  json ordered;
-  for (auto it = out.begin(); it != out.end(); ++it) {
-    ordered[it.key()] = it.value();
-    if (it.key() == "generator" && !notes.empty()) ordered["notes"] = notes;
-  }
-  ordered["cases"] = cases;
-  return ordered;
+    for (const auto& f : c.value("flags", json::array()))
+      if (!notes.contains(f.get<std::string>()) && flag_notes().contains(f.get<std::string>()))
+        notes[f.get<std::string>()] = flag_notes()[f.get<std::string>()];
+
+  const unsigned saved = reference::precision_bits();
+  const unsigned bits = reference::set_precision_bits(options.bits);
+  const unsigned check_bits = reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
+  reference::set_precision_bits(saved);
+  json out;
+  out["format"] = "gradspec-cases/1";
+  out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}, {"check_precision_bits", check_bits}};
+  if (!notes.empty()) out["notes"] = notes;
+  for (auto it = file.header.begin(); it != file.header.end(); ++it)
+    if (it.key() != "format" && it.key() != "generator" && it.key() != "notes") out[it.key()] = it.value();
+  out["cases"] = cases;
+  return out;
 }
 
 namespace {
