@@ -17,15 +17,18 @@ struct check_options {
   std::string dtype, json_path, baseline = "auto";
   std::optional<double> atol, rtol;
   std::vector<std::string> op_tolerances;
-  bool require_all = false, quiet = false, verbose = false, forward_only = false;
+  bool require_all = false, quiet = false, verbose = false, forward_only = false, strict = false;
 
   void add(CLI::App& app) {
-    app.add_option("--dtype", dtype, "the candidate's dtype: float64, float32, bfloat16, float16 (default: the result file's, else float64)");
+    app.add_option("--dtype", dtype, "the candidate's dtype: float64, float32, bfloat16, float16 (default: the result file's "
+                                     "implementation.dtype, the answers' \"dtype\", or the handshake's only dtype; never guessed)");
     app.add_option("--atol", atol, "fixed absolute tolerance (replaces the default policy)");
     app.add_option("--rtol", rtol, "fixed relative tolerance (replaces the default policy)");
     app.add_option("--op-tolerance", op_tolerances, "per-op override OP=ATOL:RTOL (repeatable)");
     app.add_flag("--require-all", require_all, "skipped cases fail the run");
-    app.add_flag("--forward-only", forward_only, "compare outputs (and intermediates) only, not gradients");
+    app.add_flag("--forward-only", forward_only, "compare outputs (and intermediates) only, not gradients (implied by a "
+                                                 "handshake or implementation with \"gradients\": false)");
+    app.add_flag("--strict", strict, "acceptable findings (documented alternatives on inputs outside the maths) fail");
     app.add_option("--baseline", baseline, "same-dtype baseline for error ratios: auto (armadillo-f64 for float64, "
                                            "armadillo-f32 otherwise), none, or a built-in name");
     app.add_option("--json", json_path, "write the machine-readable summary (gradspec-check/1) here");
@@ -33,10 +36,17 @@ struct check_options {
     app.add_flag("--verbose", verbose, "list passing cases too");
   }
 
-  checkers::policy make_policy(const std::string& result_dtype) const {
+  // `known_dtype`: the dtype the candidate declared (result file, answers, handshake), "" if none;
+  // --dtype wins. Without either the dtype is never guessed: bad_input naming `where`.
+  checkers::policy make_policy(const std::string& known_dtype, const std::string& where = "--dtype") const {
     checkers::policy p;
-    p.dtype = !dtype.empty() ? dtype : !result_dtype.empty() ? result_dtype : "float64";
+    p.dtype = !dtype.empty() ? dtype : known_dtype;
+    if (p.dtype.empty())
+      throw bad_input(where, "cannot tell the candidate's dtype: give --dtype (float64, float32, bfloat16, float16), or "
+                             "declare it (result file: implementation.dtype; response lines: \"dtype\" on each answer or "
+                             "a handshake listing one dtype)");
     checkers::dtype_named(p.dtype);
+    p.strict = strict;
     if (atol || rtol) p.fixed = checkers::tolerance{atol.value_or(0), rtol.value_or(0)};
     for (const auto& spec : op_tolerances) {
       const auto eq = spec.find('='), colon = spec.find(':');
@@ -60,13 +70,20 @@ struct check_options {
     return p;
   }
 
-  // Judges one case, running the baseline on it first when the policy names one.
-  static checkers::case_finding judge(const cases::test_case& c, const checkers::candidate_result* got, const checkers::policy& p) {
-    if (p.baseline.empty() || !got || got->error || !checkers::exact_in(c, p.dtype)) return checkers::judge(c, got, p);
+  // Judges one case, running the baseline on it first when the policy names one. `notes`: the case
+  // file's "notes" (acceptable alternatives, why the case exists).
+  static checkers::case_finding judge(const cases::test_case& c, const checkers::candidate_result* got, const checkers::policy& p,
+                                      const cases::json* notes) {
+    if (p.baseline.empty() || !got || got->error || !checkers::exact_in(c, p.dtype))
+      return checkers::judge(c, got, p, nullptr, nullptr, notes);
     const auto* b = checkers::find_builtin(p.baseline);
     const checkers::candidate_result base = b->evaluate(c);
     const checkers::candidate_result moved = b->evaluate(checkers::perturbed(c, checkers::dtype_named(p.dtype).epsilon));
-    return checkers::judge(c, got, p, &base, &moved);
+    return checkers::judge(c, got, p, &base, &moved, notes);
+  }
+
+  static const cases::json* notes_of(const cases::case_file& f) {
+    return f.header.contains("notes") && f.header["notes"].is_object() ? &f.header["notes"] : nullptr;
   }
 
   void report(const checkers::implementation_info& impl, const checkers::policy& p,

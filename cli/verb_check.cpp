@@ -7,6 +7,7 @@
 
 #include <iostream>
 #include <memory>
+#include <set>
 
 namespace gradspec::cli {
 
@@ -17,21 +18,42 @@ struct options {
   check_options check;
 };
 
+// The candidate's dtype as the results declare it (CONTRACT v1.1): the result file's
+// implementation.dtype, else the answers' "dtype" (all the same), else the handshake's only dtype.
+std::string declared_dtype(const checkers::result_set& r, const std::string& file) {
+  if (!r.implementation.dtype.empty()) return r.implementation.dtype;
+  if (r.line_dtypes.size() > 1)
+    throw bad_input(file, "the answers declare more than one dtype; check each dtype's answers separately, or give --dtype");
+  if (r.line_dtypes.size() == 1) return *r.line_dtypes.begin();
+  if (r.handshake_dtypes.size() == 1) return *r.handshake_dtypes.begin();
+  return "";
+}
+
 int run_check(const options& o) {
   const auto results = checkers::read_results(o.results);
-  checkers::policy p = o.check.make_policy(results.implementation.dtype);
+  checkers::policy p = o.check.make_policy(declared_dtype(results, o.results), o.results + ": --dtype");
+  if (!results.gradients) p.forward_only = true;
   std::vector<checkers::case_finding> findings;
+  std::set<std::string> ids;
   for (const auto& file : case_files_under(o.cases_path)) {
     const auto cf = cases::read_case_file(file);
     for (const auto& c : cf.cases) {
+      ids.insert(c.id);
       auto it = results.results.find(c.id);
+      if (results.ops && !results.ops->count(c.op)) {
+        findings.push_back({c.id, c.op, "skipped", "op not listed in the handshake", "", {}, 0});
+        continue;
+      }
       try {
-        findings.push_back(check_options::judge(c, it == results.results.end() ? nullptr : &it->second, p));
+        findings.push_back(check_options::judge(c, it == results.results.end() ? nullptr : &it->second, p, check_options::notes_of(cf)));
       } catch (const bad_input& e) {
         throw e.in_file(file);
       }
     }
   }
+  // A result for no case is bad input: a misspelt id would otherwise pass by being skipped.
+  for (const auto& [id, where] : results.where)
+    if (!ids.count(id)) throw bad_input(where, "id \"" + id + "\" names no case in " + o.cases_path);
   checkers::implementation_info impl = results.implementation;
   o.check.report(impl, p, findings);
   return checkers::exit_code(findings, p);

@@ -59,11 +59,12 @@ std::string result_file_text(const checkers::implementation_info& impl, const st
 }
 
 int run(const options& o) {
-  checkers::policy p = o.check.make_policy("");
+  checkers::policy p;
   std::vector<cases::case_file> files;
   for (const auto& f : case_files_under(o.suite)) files.push_back(cases::read_case_file(f));
 
   if (!o.emit.empty()) {
+    p = o.check.make_policy("");
     std::string text;
     std::size_t n = 0;
     for (const auto& f : files)
@@ -86,13 +87,16 @@ int run(const options& o) {
   if (!o.builtin.empty()) {
     builtin = checkers::find_builtin(o.builtin);
     if (!builtin) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (armadillo-f64, armadillo-f32)");
-    if (o.check.dtype.empty()) p = o.check.make_policy(builtin->dtype);
+    p = o.check.make_policy(builtin->dtype);
     h.implementation = {builtin->name, builtin->version, builtin->dtype};
     h.dtypes = {builtin->dtype};
     h.ops = builtin->ops;
   } else {
     adapter = std::make_unique<checkers::adapter_process>(o.adapter, o.timeout, o.log);
     h = adapter->start();
+    // The dtype is never guessed: --dtype, or the handshake's only dtype.
+    p = o.check.make_policy(h.dtypes.size() == 1 ? *h.dtypes.begin() : "");
+    if (!h.gradients) p.forward_only = true;
   }
   if (!h.dtypes.count(p.dtype)) throw bad_input("--dtype", h.implementation.name + " does not support " + p.dtype);
   checkers::implementation_info impl = h.implementation;
@@ -107,7 +111,7 @@ int run(const options& o) {
     for (const auto& c : f.cases) {
       ++done;
       if (bar) std::fprintf(stderr, "\r%zu/%zu cases", done, total);
-      checkers::case_finding skipped{c.id, c.op, "skipped", "", {}, 0};
+      checkers::case_finding skipped{c.id, c.op, "skipped", "", "", {}, 0};
       if (!h.ops.count(c.op)) {
         skipped.reason = "op not supported by the adapter";
         findings.push_back(skipped);
@@ -131,7 +135,7 @@ int run(const options& o) {
         }
       }
       try {
-        findings.push_back(check_options::judge(c, &r, p));
+        findings.push_back(check_options::judge(c, &r, p, check_options::notes_of(f)));
       } catch (const bad_input& e) {
         throw e.in_file(f.path);
       }

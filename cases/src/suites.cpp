@@ -5,6 +5,8 @@
 #include "gradspec/errors.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace gradspec::cases {
@@ -97,6 +99,21 @@ raw_tensor partial_mask(std::int64_t tq, std::int64_t tk, std::uint64_t seed) {
     for (std::int64_t j = 0; j < tk; ++j)
       if ((i + 2 * j) % 3 == 1 && j != i % tk) m.values[static_cast<std::size_t>(i * tk + j)] = "-inf";
   return m;
+}
+
+// centre + k/2^bits with |k| <= range·2^bits, written exactly (no rounding to 17 digits: 1e8 + k/1024
+// needs 18): values exact in float64 only, for the float64-conditioned edge cases.
+raw_tensor offset_grid(value_source& v, const shape_t& shape, double centre, double range, int bits) {
+  raw_tensor t = v.grid(shape, range, bits, true);
+  for (auto& text : t.values) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", bits, centre + std::strtod(text.c_str(), nullptr));
+    std::string exact = buf;
+    exact.erase(exact.find_last_not_of('0') + 1);
+    if (exact.back() == '.') exact.pop_back();
+    text = exact;
+  }
+  return t;
 }
 
 std::vector<std::string> text_values(std::initializer_list<double> values) {
@@ -291,6 +308,26 @@ std::vector<suite_file> edge_suite() {
   s.exact("positional_encoding/odd_d_model/0", "positional_encoding", {{"length", "5"}, {"d_model", "7"}}, {}, "d_model = 7", {"odd_d_model"});
   s.exact("embedding/repeated_ids/0", "embedding", {},
           {{"ids", ints({2, 4}, {1, 3, 1, 1, 0, 3, 2, 1})}, {"table", v.grid({4, 3})}}, "id 1 four times, id 3 twice", {"repeated_ids"});
+
+  // Conditioned for float64: inputs exact in float64 only, where float64's 53 bits no longer hide
+  // one-pass variance, float32 accumulation inside a float64 path or a lost common offset.
+  value_source w(0xf64c);
+  s.exact("layer_norm/float64_conditioned/0", "layer_norm", {},
+          {{"x", offset_grid(w, {2, 64}, 1e8, 0.5, 10)}, {"gamma", w.around({64}, 1.0, 0.5, 6)}, {"beta", w.grid({64}, 0.5, 6)}},
+          "rows 1e8 + k/1024, |k| <= 512: one-pass variance loses every digit in float64", {"float64_conditioned", "large_mean"});
+  s.exact("rms_norm/float64_conditioned/0", "rms_norm", {},
+          {{"x", offset_grid(w, {2, 64}, 1e8, 0.5, 10)}, {"gamma", w.around({64}, 1.0, 0.5, 6)}},
+          "rows 1e8 + k/1024: squares summed in float32 are off by 1e-7", {"float64_conditioned"});
+  for (const char* op : {"softmax", "log_softmax"})
+    s.exact(std::string(op) + "/float64_conditioned/0", op, {}, {{"x", offset_grid(w, {2, 32}, 1e6, 4, 10)}},
+            "logits 1e6 + k/1024, |k| <= 4096: the fractional parts decide", {"float64_conditioned"});
+  s.random("attention", {{"seq", "4"}, {"seq_kv", "6"}, {"d_k", "8"}}, {}, {0},
+           "key feature 0 is 1e5 + k/1024 for every key: a common score offset of up to 3.5e4 per query row",
+           "float64_conditioned", {"float64_conditioned"});
+  {
+    const raw_tensor offsets = offset_grid(w, {6}, 1e5, 1, 10);
+    for (std::size_t j = 0; j < 6; ++j) s.last().inputs["k"].values[j * 8] = offsets.values[j];
+  }
   return s.finish();
 }
 

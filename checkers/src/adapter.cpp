@@ -215,6 +215,10 @@ const handshake& adapter_process::start() {
       handshake_.implementation.name = h["implementation"].value("name", "unknown");
       handshake_.implementation.version = h["implementation"].value("version", "");
     }
+    if (h.contains("gradients")) {
+      if (!h["gradients"].is_boolean()) throw bad_input("/gradients", "expected true or false");
+      handshake_.gradients = h["gradients"].get<bool>();
+    }
     for (const char* key : {"dtypes", "ops"}) {
       if (!h.contains(key) || !h[key].is_array()) throw bad_input(std::string("/") + key, "expected a list of strings");
       for (const auto& v : h[key])

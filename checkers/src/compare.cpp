@@ -4,6 +4,7 @@
 #include "gradspec/errors.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +46,9 @@ cases::json policy::describe() const {
   }
   j["baseline"] = baseline.empty() ? cases::json(nullptr) : cases::json(baseline);
   if (forward_only) j["forward_only"] = true;
+  j["acceptable_findings"] = strict ? "fail the run (--strict)"
+                                    : "NaN (or 0 for NaN) declared by a case flag's note as a documented alternative: verdict "
+                                      "acceptable, named, does not fail the run";
   j["skipped_cases"] = require_all ? "fail the run (--require-all)" : "counted, do not fail the run";
   return j;
 }
@@ -106,10 +110,11 @@ long double max_abs_error(const element_errors& w, const candidate_tensor& got) 
 
 tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& want_raw, const candidate_tensor& got,
                             const dtype_info& d, const policy& p, const std::optional<tolerance>& fixed,
-                            const candidate_tensor* baseline, const candidate_tensor* perturbed, bool fully_masked_flag) {
+                            const candidate_tensor* baseline, const candidate_tensor* perturbed, bool fully_masked_flag,
+                            const std::vector<acceptable_alternative>& alternatives) {
   tensor_finding f;
   f.name = name;
-  if (got.shape != want_raw.shape) {
+  if (got.shape != want_raw.shape || got.values.size() != want_raw.values.size()) {
     f.verdict = "fail";
     f.diagnosis = "shape " + reference::shape_to_string(got.shape) + ", expected " + reference::shape_to_string(want_raw.shape);
     f.min_digits = 0;
@@ -117,9 +122,12 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   }
   const element_errors w = parse_want(want_raw);
   const long double scale = w.scale > 0 ? w.scale : 1.0L;
+  // A baseline is used only when it has exactly the expected layout (a golden file is input like any
+  // other: its tensors need not match what the baseline computes from the inputs).
+  auto same_layout = [&](const candidate_tensor* t) { return t && t->shape == got.shape && t->values.size() == w.want.size(); };
   std::optional<long double> base_err, sensitivity;
-  if (baseline && baseline->shape == got.shape) base_err = max_abs_error(w, *baseline);
-  if (baseline && perturbed && perturbed->shape == baseline->shape) {
+  if (same_layout(baseline)) base_err = max_abs_error(w, *baseline);
+  if (same_layout(baseline) && same_layout(perturbed)) {
     long double m = 0;
     for (std::size_t i = 0; i < w.want.size(); ++i)
       if (w.finite_want[i] && std::isfinite(perturbed->values[i]) && std::isfinite(baseline->values[i]))
@@ -134,8 +142,8 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   if (base_err) f.baseline_max_abs = static_cast<double>(*base_err);
   if (sensitivity) f.sensitivity_max_abs = static_cast<double>(*sensitivity);
 
-  long double sum_sq_ulp = 0, worst_excess = -1;
-  std::size_t counted = 0, special_mismatch = 0;
+  long double sum_sq_ulp = 0, worst_excess = -1, finite_max_abs = 0;
+  std::size_t counted = 0, special_mismatch = 0, nan_for_finite = 0, zero_for_nan = 0;
   bool element_fail = false;
   for (std::size_t i = 0; i < w.want.size(); ++i) {
     const long double want = w.want[i], g = got.values[i];
@@ -144,13 +152,16 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
       const bool same = (std::isnan(want) && std::isnan(g)) || (want == g);
       if (!same) {
         ++special_mismatch;
+        if (std::isnan(want) && g == 0) ++zero_for_nan;
         err = INFINITY;
       }
     } else if (!std::isfinite(g)) {
       ++f.nonfinite;
+      if (std::isnan(g)) ++nan_for_finite;
       err = INFINITY;
     } else {
       err = std::fabs(g - want);
+      finite_max_abs = std::max(finite_max_abs, err);
     }
     // max_rel per element, against max(|want|, eps·scale) so exact zeros next to large values do not
     // divide by zero; ulps and digits normwise, in units of the tensor's largest magnitude.
@@ -168,7 +179,7 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
     f.min_digits = std::min(f.min_digits, std::max(0.0, digits));
     // The worst element: the one furthest beyond what is allowed (or the largest error).
     const long double bound = fixed ? fixed->atol + fixed->rtol * std::fabs(want) : allowed;
-    if (fixed && !(err <= bound)) element_fail = true;
+    if (fixed && w.finite_want[i] && std::isfinite(g) && !(err <= bound)) element_fail = true;
     const long double excess = bound > 0 ? err / bound : err;
     if (excess > worst_excess || (std::isnan(static_cast<double>(excess)) && worst_excess >= 0)) {
       worst_excess = std::isnan(static_cast<double>(excess)) ? INFINITY : excess;
@@ -178,7 +189,8 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
     }
   }
   f.rms_ulp = counted ? static_cast<double>(std::sqrt(sum_sq_ulp / counted)) : 0;
-  const bool fail = f.nonfinite > 0 || special_mismatch > 0 || (fixed ? element_fail : !(f.max_abs <= f.allowed_abs));
+  const bool finite_fail = fixed ? element_fail : !(finite_max_abs <= allowed);
+  const bool fail = f.nonfinite > 0 || special_mismatch > 0 || finite_fail;
   if (!fail) return f;
   f.verdict = "fail";
   const double err_eps = f.max_abs / (d.epsilon * static_cast<double>(scale));
@@ -196,6 +208,37 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
                               f.sensitivity_max_abs.value_or(0) / (d.epsilon * static_cast<double>(scale)));
   else
     f.diagnosis = fmt::format("error {:.3g} eps of the tensor's scale, allowed {:g}", err_eps, p.floor_eps);
+
+  // An acceptable finding: every departure is a NaN (or a 0 for a NaN) that an alternative of the
+  // case's flags declares, and the finite elements meet the rule.
+  const bool only_covered_kinds = !finite_fail && nan_for_finite == f.nonfinite && zero_for_nan == special_mismatch;
+  if (!only_covered_kinds) return f;
+  std::vector<const acceptable_alternative*> used;
+  for (const auto& [count, result] : {std::pair{nan_for_finite, "nan"}, std::pair{zero_for_nan, "zero"}}) {
+    if (count == 0) continue;
+    const acceptable_alternative* found = nullptr;
+    for (const auto& a : alternatives)
+      if (a.result == result && a.covers(name)) {
+        found = &a;
+        break;
+      }
+    if (!found) return f;
+    used.push_back(found);
+  }
+  std::string names, descriptions;
+  for (const auto* a : used) {
+    names += (names.empty() ? "" : ", ") + a->flag + "/" + a->name;
+    descriptions += (descriptions.empty() ? "" : " ") + a->description;
+  }
+  const std::string what = nan_for_finite ? fmt::format("NaN in {} of {} values", nan_for_finite, w.want.size())
+                                          : fmt::format("0 for NaN in {} of {} values", zero_for_nan, w.want.size());
+  if (p.strict) {
+    f.diagnosis = fmt::format("{}: acceptable finding {} (fails under --strict)", what, names);
+    return f;
+  }
+  f.verdict = "acceptable";
+  f.acceptable = names;
+  f.diagnosis = fmt::format("{}: acceptable finding {}: {}", what, names, descriptions);
   return f;
 }
 
@@ -222,11 +265,75 @@ cases::test_case perturbed(const cases::test_case& c, double relative) {
   return out;
 }
 
+bool acceptable_alternative::covers(const std::string& tensor_name) const {
+  for (const auto& t : tensors)
+    if (tensor_name == t || tensor_name.rfind(t + ".", 0) == 0) return true;
+  return false;
+}
+
+bool is_unsupported(const std::string& error) {
+  static const std::string word = "unsupported";
+  if (error.size() < word.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(error[i])) != word[i]) return false;
+  return true;
+}
+
+std::vector<acceptable_alternative> acceptable_alternatives(const cases::test_case& c, const cases::json* notes) {
+  std::vector<acceptable_alternative> out;
+  if (!notes || !notes->is_object()) return out;
+  for (const auto& flag : c.flags) {
+    if (!notes->contains(flag)) continue;
+    const cases::json& note = (*notes)[flag];
+    if (!note.is_object() || !note.contains("acceptable")) continue;
+    const std::string path = "/notes/" + flag + "/acceptable";
+    const cases::json& list = note["acceptable"];
+    if (!list.is_array()) throw bad_input(path, "expected a list of alternatives");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string at = path + "/" + std::to_string(i);
+      const cases::json& a = list[i];
+      if (!a.is_object()) throw bad_input(at, "expected {\"name\", \"result\", \"tensors\", \"description\"}");
+      acceptable_alternative alt;
+      alt.flag = flag;
+      for (auto [key, field] : {std::pair{"name", &alt.name}, std::pair{"result", &alt.result}, std::pair{"description", &alt.description}}) {
+        if (!a.contains(key) || !a[key].is_string() || cases::is_raw_number(a[key])) throw bad_input(at + "/" + key, "expected a string");
+        *field = a[key].get<std::string>();
+      }
+      if (alt.result != "nan" && alt.result != "zero") throw bad_input(at + "/result", "expected \"nan\" or \"zero\"");
+      if (!a.contains("tensors") || !a["tensors"].is_array()) throw bad_input(at + "/tensors", "expected a list of tensor names");
+      for (std::size_t k = 0; k < a["tensors"].size(); ++k) {
+        const cases::json& t = a["tensors"][k];
+        if (!t.is_string() || cases::is_raw_number(t)) throw bad_input(at + "/tensors/" + std::to_string(k), "expected a string");
+        alt.tensors.push_back(t.get<std::string>());
+      }
+      out.push_back(std::move(alt));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// "flag: description" for the case's first flag that its file describes.
+std::string why_of(const cases::test_case& c, const cases::json* notes) {
+  if (!notes || !notes->is_object()) return "";
+  for (const auto& flag : c.flags) {
+    if (!notes->contains(flag)) continue;
+    const cases::json& note = (*notes)[flag];
+    if (note.is_object() && note.contains("description") && note["description"].is_string() && !cases::is_raw_number(note["description"]))
+      return flag + ": " + note["description"].get<std::string>();
+  }
+  return "";
+}
+
+} // namespace
+
 case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p, const candidate_result* baseline,
-                   const candidate_result* perturbed_baseline) {
+                   const candidate_result* perturbed_baseline, const cases::json* notes) {
   case_finding out;
   out.id = c.id;
   out.op = c.op;
+  out.why = why_of(c, notes);
   if (!exact_in(c, p.dtype)) {
     out.verdict = "skipped";
     out.reason = "inputs not exact in " + p.dtype;
@@ -238,7 +345,7 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
     return out;
   }
   if (got->error) {
-    out.verdict = "error";
+    out.verdict = is_unsupported(*got->error) ? "skipped" : "error";
     out.reason = *got->error;
     return out;
   }
@@ -247,6 +354,7 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
   std::optional<tolerance> fixed = p.fixed;
   if (auto it = p.per_op.find(c.op); it != p.per_op.end()) fixed = it->second;
   const bool masked = std::find(c.flags.begin(), c.flags.end(), "fully_masked_row") != c.flags.end();
+  const std::vector<acceptable_alternative> alternatives = acceptable_alternatives(c, notes);
   for (const char* group : {"outputs", "gradients", "intermediates"}) {
     if (p.forward_only && std::string(group) == "gradients") continue;
     const cases::json* g = expected_group(*c.expected, group);
@@ -270,14 +378,16 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
         if (auto b = baseline->tensors.find(name); b != baseline->tensors.end()) base = &b->second;
       if (perturbed_baseline && !perturbed_baseline->error)
         if (auto b = perturbed_baseline->tensors.find(name); b != perturbed_baseline->tensors.end()) moved = &b->second;
-      out.tensors.push_back(judge_tensor(name, want, found->second, d, p, fixed, base, moved, masked));
+      out.tensors.push_back(judge_tensor(name, want, found->second, d, p, fixed, base, moved, masked, alternatives));
     }
   }
   for (const auto& t : out.tensors) {
     const double ratio = t.allowed_abs > 0 ? t.max_abs / t.allowed_abs : (t.verdict == "fail" ? INFINITY : 0);
     if (t.verdict == "fail" && (out.verdict != "fail" || ratio > out.worst_ratio)) out.reason = t.name + ": " + t.diagnosis;
+    if (t.verdict == "acceptable" && out.verdict == "pass") out.reason = t.name + ": " + t.diagnosis;
     if (t.verdict == "fail") out.verdict = "fail";
-    out.worst_ratio = std::max(out.worst_ratio, std::isnan(ratio) ? INFINITY : ratio);
+    else if (t.verdict == "acceptable" && out.verdict == "pass") out.verdict = "acceptable";
+    if (t.verdict != "acceptable") out.worst_ratio = std::max(out.worst_ratio, std::isnan(ratio) ? INFINITY : ratio);
   }
   return out;
 }

@@ -52,6 +52,10 @@ candidate_result parse_response(const json& r, const std::string& path) {
   candidate_result out;
   if (!r.contains("id") || !r["id"].is_string() || cases::is_raw_number(r["id"])) throw bad_input(path + "/id", "missing or not a string");
   out.id = r["id"].get<std::string>();
+  if (r.contains("dtype")) {
+    if (!r["dtype"].is_string() || cases::is_raw_number(r["dtype"])) throw bad_input(path + "/dtype", "expected a string");
+    out.dtype = r["dtype"].get<std::string>();
+  }
   if (r.contains("error")) {
     out.error = r["error"].is_string() ? r["error"].get<std::string>() : r["error"].dump();
     return out;
@@ -82,8 +86,30 @@ implementation_info implementation_of(const json& doc, const std::string& path) 
   return info;
 }
 
-void add(result_set& set, candidate_result r, const std::string& path) {
+// The handshake line of a response stream: dtypes, ops and "gradients" (CONTRACT.md, adapter protocol).
+void read_handshake(result_set& set, const json& h, const std::string& where) {
+  set.implementation = implementation_of(h, "");
+  for (const char* key : {"dtypes", "ops"}) {
+    if (!h.contains(key)) continue;
+    if (!h[key].is_array()) throw bad_input(where + ": /" + key, "expected a list of strings");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < h[key].size(); ++i) {
+      const json& v = h[key][i];
+      if (!v.is_string() || cases::is_raw_number(v)) throw bad_input(where + ": /" + key + "/" + std::to_string(i), "expected a string");
+      names.insert(v.get<std::string>());
+    }
+    if (std::string(key) == "ops") set.ops = names;
+    else set.handshake_dtypes = names;
+  }
+  if (h.contains("gradients")) {
+    if (!h["gradients"].is_boolean()) throw bad_input(where + ": /gradients", "expected true or false");
+    set.gradients = h["gradients"].get<bool>();
+  }
+}
+
+void add(result_set& set, candidate_result r, const std::string& path, const std::string& where) {
   if (set.results.count(r.id)) throw bad_input(path, "duplicate result for id \"" + r.id + "\"");
+  set.where[r.id] = where;
   set.results[r.id] = std::move(r);
 }
 
@@ -112,9 +138,14 @@ result_set read_results(const std::string& path) {
       if (!doc.is_object() || !doc.contains("format") || doc["format"] != "gradspec-results/1")
         throw bad_input("/format", "expected \"gradspec-results/1\" (or adapter response lines)");
       set.implementation = implementation_of(doc, "");
+      if (doc.contains("implementation") && doc["implementation"].is_object() && doc["implementation"].contains("gradients")) {
+        if (!doc["implementation"]["gradients"].is_boolean()) throw bad_input("/implementation/gradients", "expected true or false");
+        set.gradients = doc["implementation"]["gradients"].get<bool>();
+      }
       if (!doc.contains("results") || !doc["results"].is_array()) throw bad_input("/results", "expected an array");
       for (std::size_t i = 0; i < doc["results"].size(); ++i)
-        add(set, parse_response(doc["results"][i], "/results/" + std::to_string(i)), "/results/" + std::to_string(i));
+        add(set, parse_response(doc["results"][i], "/results/" + std::to_string(i)), "/results/" + std::to_string(i),
+            path + ": /results/" + std::to_string(i) + "/id");
     } catch (const bad_input& e) {
       throw e.in_file(path);
     }
@@ -129,11 +160,17 @@ result_set read_results(const std::string& path) {
     const std::string where = path + ": line " + std::to_string(number);
     json doc = cases::parse_json_text(line, where);
     if (number == 1) {
-      set.implementation = implementation_of(doc, "");
+      try {
+        read_handshake(set, doc, "");
+      } catch (const bad_input& e) {
+        throw e.in_file(where + " (handshake)");
+      }
       continue;
     }
     try {
-      add(set, parse_response(doc, ""), "");
+      candidate_result r = parse_response(doc, "");
+      if (!r.dtype.empty()) set.line_dtypes.insert(r.dtype);
+      add(set, std::move(r), "", where + ": /id");
     } catch (const bad_input& e) {
       throw e.in_file(where);
     }

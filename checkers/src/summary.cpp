@@ -13,6 +13,7 @@ check_counts count(const std::vector<case_finding>& findings) {
   check_counts c;
   for (const auto& f : findings) {
     if (f.verdict == "pass") ++c.pass;
+    else if (f.verdict == "acceptable") ++c.acceptable;
     else if (f.verdict == "fail") ++c.fail;
     else if (f.verdict == "error") ++c.error;
     else ++c.skipped;
@@ -22,7 +23,9 @@ check_counts count(const std::vector<case_finding>& findings) {
 
 namespace {
 
-int rank(const std::string& verdict) { return verdict == "fail" ? 0 : verdict == "error" ? 1 : verdict == "pass" ? 2 : 3; }
+int rank(const std::string& verdict) {
+  return verdict == "fail" ? 0 : verdict == "error" ? 1 : verdict == "acceptable" ? 2 : verdict == "pass" ? 3 : 4;
+}
 
 std::string index_text(const std::vector<std::int64_t>& index) {
   std::string s = "[";
@@ -52,16 +55,19 @@ void print_summary(std::ostream& out, const implementation_info& impl, const pol
       max_ulp = std::max(max_ulp, t.max_ulp);
       digits = std::min(digits, t.min_digits);
     }
-    out << fmt::format("{:<7} {:<52} {:>10.3g} ulp {:>5.1f} digits  {}\n", f.verdict, f.id, max_ulp, digits,
+    out << fmt::format("{:<10} {:<52} {:>10.3g} ulp {:>5.1f} digits  {}\n", f.verdict, f.id, max_ulp, digits,
                        f.verdict == "pass" ? "" : f.reason);
+    if ((f.verdict == "fail" || f.verdict == "acceptable") && !f.why.empty()) out << "           why: " << f.why << "\n";
     if (f.verdict == "fail")
       for (const auto& t : f.tensors)
         if (t.verdict == "fail" && !t.worst_index.empty())
-          out << fmt::format("        {} worst at {}: got {:.9g}, want {}\n", t.name, index_text(t.worst_index), t.worst_got,
+          out << fmt::format("           {} worst at {}: got {:.9g}, want {}\n", t.name, index_text(t.worst_index), t.worst_got,
                              t.worst_want);
   }
   const auto c = count(findings);
-  out << fmt::format("{} passed, {} failed, {} errors, {} skipped\n", c.pass, c.fail, c.error, c.skipped);
+  if (c.judged() == 0) out << "gradspec: no case was judged (every case was skipped): nothing was checked\n";
+  out << fmt::format("{} passed, {} failed, {} acceptable, {} errors, {} skipped\n", c.pass, c.fail, c.acceptable, c.error,
+                     c.skipped);
 }
 
 json summary_json(const implementation_info& impl, const policy& p, const std::vector<case_finding>& findings) {
@@ -73,6 +79,7 @@ json summary_json(const implementation_info& impl, const policy& p, const std::v
   for (const auto& f : findings) {
     json c = {{"id", f.id}, {"op", f.op}, {"verdict", f.verdict}};
     if (!f.reason.empty()) c["reason"] = f.reason;
+    if ((f.verdict == "fail" || f.verdict == "acceptable") && !f.why.empty()) c["why"] = f.why;
     json tensors = json::array();
     for (const auto& t : f.tensors) {
       json tj = {{"name", t.name},           {"verdict", t.verdict},         {"max_abs", number(t.max_abs)},
@@ -81,6 +88,7 @@ json summary_json(const implementation_info& impl, const policy& p, const std::v
       if (t.baseline_max_abs) tj["baseline_max_abs"] = number(*t.baseline_max_abs);
       if (!t.worst_index.empty()) tj["worst"] = {{"index", t.worst_index}, {"got", number(t.worst_got)}, {"want", t.worst_want}};
       if (!t.diagnosis.empty()) tj["diagnosis"] = t.diagnosis;
+      if (!t.acceptable.empty()) tj["acceptable"] = t.acceptable;
       tensors.push_back(tj);
     }
     c["tensors"] = tensors;
@@ -88,13 +96,13 @@ json summary_json(const implementation_info& impl, const policy& p, const std::v
   }
   doc["cases"] = list;
   const auto c = count(findings);
-  doc["summary"] = {{"pass", c.pass}, {"fail", c.fail}, {"error", c.error}, {"skipped", c.skipped}};
+  doc["summary"] = {{"pass", c.pass}, {"acceptable", c.acceptable}, {"fail", c.fail}, {"error", c.error}, {"skipped", c.skipped}};
   return doc;
 }
 
 int exit_code(const std::vector<case_finding>& findings, const policy& p) {
   const auto c = count(findings);
-  return c.fail || c.error || (p.require_all && c.skipped) ? 1 : 0;
+  return c.fail || c.error || (p.require_all && c.skipped) || c.judged() == 0 ? 1 : 0;
 }
 
 } // namespace gradspec::checkers

@@ -117,6 +117,10 @@ BOOST_AUTO_TEST_CASE(skips_errors_missing_and_misshapen_tensors) {
   candidate_result e;
   e.id = "c";
   e.error = "unsupported op";
+  BOOST_TEST(judge(c, &e, in("float32")).verdict == "skipped"); // an adapter's "unsupported" answer
+  e.error = "Unsupported dtype for this op";
+  BOOST_TEST(judge(c, &e, in("float32")).verdict == "skipped");
+  e.error = "out of memory";
   BOOST_TEST(judge(c, &e, in("float32")).verdict == "error");
   candidate_result none;
   none.id = "c";

@@ -40,8 +40,11 @@ BOOST_AUTO_TEST_CASE(crash_hang_and_garbage_fail_only_their_cases) {
   r = run_gradspec("run --suite cases/edge/relu.json --adapter '/usr/bin/python3 tests/cli/fake_adapter.py' --dtype float64 --quiet --json " + out);
   BOOST_TEST(verdict_of(summary(out), "relu/relu_at_zero/0", &reason) == "error");
   BOOST_TEST(reason.find("unparseable") != std::string::npos, reason);
-  // Ops the adapter does not list are skipped, and fail the run only with --require-all.
-  BOOST_TEST(run_gradspec("run --suite cases/standard/silu.json --adapter '/usr/bin/python3 tests/cli/fake_adapter.py' --dtype float64 --quiet").code == 0);
+  // Ops the adapter does not list are skipped, and fail the run only with --require-all... or when
+  // nothing at all was judged, as here (CONTRACT v1.1).
+  r = run_gradspec("run --suite cases/standard/silu.json --adapter '/usr/bin/python3 tests/cli/fake_adapter.py' --dtype float64");
+  BOOST_TEST(r.code == 1, r.output);
+  BOOST_TEST(r.output.find("no case was judged") != std::string::npos, r.output);
   BOOST_TEST(run_gradspec("run --suite cases/standard/silu.json --adapter '/usr/bin/python3 tests/cli/fake_adapter.py' --dtype float64 --quiet --require-all").code == 1);
 }
 

@@ -8,7 +8,10 @@ For each bug (and `none`), each suite and each dtype it runs
     gradspec run --suite SUITE --adapter '/usr/bin/python3 tests/zoo/zoo_adapter.py --bug NAME' --dtype D --json ...
 and prints how many cases failed (fail or error) out of those compared, then with -v the ids.
 Expectation: `none` fails nothing anywhere; every bug fails at least one case in at least one
-(suite, dtype). Exit 0 when that holds, 1 when not, 2 on a usage problem.
+(suite, dtype), except the bugs in ACCEPTABLE: behaviour on inputs outside the maths where
+well-known libraries legitimately differ (a plain softmax's NaN for an all -inf row), which must come
+out as named `acceptable` findings in at least one case and fail none (`--strict` would fail them).
+Exit 0 when that holds, 1 when not, 2 on a usage problem.
 """
 
 import argparse
@@ -22,6 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import zoo_adapter  # noqa: E402  (the bug list)
+
+# Documented alternatives (the edge suite's notes declare them acceptable), not failures.
+ACCEPTABLE = {"nan_fully_masked"}
 
 
 def main():
@@ -51,11 +57,11 @@ def main():
     adapter = os.path.join(HERE, "zoo_adapter.py")
     ok = True
     width = max(len(b) for b in bugs)
-    header = " | ".join(f"{os.path.basename(s.rstrip('/'))} {d}" for s in suites for d in dtypes)
+    header = " | ".join(f"{os.path.basename(s.rstrip('/'))} {d}    " for s in suites for d in dtypes)
     print(f"{'bug':{width}s} | {header} | verdict")
     with tempfile.TemporaryDirectory() as tmp:
         for bug in bugs:
-            cells, caught, details = [], [], []
+            cells, caught, accepted, details = [], [], [], []
             for s in suites:
                 for d in dtypes:
                     out = os.path.join(tmp, "summary.json")
@@ -70,13 +76,19 @@ def main():
                     os.remove(out)
                     bad = [c for c in doc["cases"] if c["verdict"] in ("fail", "error")]
                     compared = sum(1 for c in doc["cases"] if c["verdict"] != "skipped")
-                    cells.append(f"{len(bad)}/{compared}")
+                    ok_alt = [c for c in doc["cases"] if c["verdict"] == "acceptable"]
+                    cells.append(f"{len(bad)}/{compared}" + (f" +{len(ok_alt)}a" if ok_alt else ""))
                     caught += bad
+                    accepted += ok_alt
                     for c in bad:
                         details.append(f"    {os.path.basename(s.rstrip('/'))} {d}: {c['id']}: {c.get('reason', '')[:100]}")
             if bug == "none":
                 verdict = "passes (as it must)" if not caught else "FAILS: the correct implementation is flagged"
                 ok = ok and not caught
+            elif bug in ACCEPTABLE:
+                good = bool(accepted) and not caught
+                verdict = "acceptable finding, named" if good else "NOT an acceptable finding"
+                ok = ok and good
             else:
                 verdict = "caught" if caught else "NOT CAUGHT"
                 ok = ok and bool(caught)

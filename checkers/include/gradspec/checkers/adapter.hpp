@@ -20,6 +20,7 @@ std::string request_line(const cases::test_case& c, const std::string& dtype);
 struct handshake {
   implementation_info implementation;
   std::set<std::string> dtypes, ops;
+  bool gradients = true; // "gradients": false declares a forward-only implementation
 };
 
 class adapter_process {

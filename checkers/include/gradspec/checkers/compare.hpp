@@ -9,7 +9,8 @@
 // perturbed by one eps of the dtype (the conditioning of the problem: what any backward-stable
 // implementation may be off by, so a correct float32 LayerNorm of [80000, 80001, 80002, 80003]
 // passes and a one-pass variance does not), and eps the dtype's machine epsilon. NaN or Inf where
-// the reference is finite always fails. With --atol/--rtol (or a
+// the reference is finite fails, except where the case's flag declares it an acceptable finding (see
+// below). With --atol/--rtol (or a
 // per-op override) the rule is instead |got_i - want_i| <= atol + rtol · |want_i| for every element.
 #pragma once
 
@@ -44,6 +45,7 @@ struct policy {
   std::map<std::string, tolerance> per_op;    // --op-tolerance op=atol:rtol
   bool require_all = false;                   // skipped cases fail the run
   bool forward_only = false;                  // gradients are not compared
+  bool strict = false;                        // acceptable findings fail (--strict)
   std::string baseline;                       // name of the same-dtype baseline, "" for none
   cases::json describe() const;
 };
@@ -64,21 +66,45 @@ struct tensor_finding {
   double worst_got = 0;
   std::string worst_want;
   std::size_t nonfinite = 0;       // NaN/Inf where the reference is finite
-  std::string diagnosis;           // one line, for a failing tensor
+  std::string acceptable;          // "flag/alternative" when the verdict is "acceptable"
+  std::string diagnosis;           // one line, for a failing or acceptable tensor
 };
 
 struct case_finding {
   std::string id, op;
-  std::string verdict = "pass"; // pass, fail, error, skipped
+  std::string verdict = "pass"; // pass, acceptable, fail, error, skipped
   std::string reason;           // for error and skipped, and the worst tensor's diagnosis
+  std::string why;              // "flag: description" of the case's first described flag (the trap it sets)
   std::vector<tensor_finding> tensors;
   double worst_ratio = 0;       // max over tensors of max_abs / allowed_abs, for sorting
 };
 
+// Acceptable findings (Wycheproof's "acceptable" result). A flag's note in the case file may list
+// documented alternatives that correct, well-known libraries produce on inputs outside the maths:
+//   "acceptable": [{"name": "nan_from_plain_softmax", "result": "nan" | "zero",
+//                   "tensors": ["outputs", "gradients.logits", ...], "description": "..."}]
+// "nan": NaN where the reference is finite; "zero": 0 where the reference is NaN. A tensor whose only
+// departures from the rule are covered by an alternative of one of the case's flags gets the verdict
+// "acceptable" (its finite elements still meet the rule; Inf is never acceptable); --strict fails it.
+struct acceptable_alternative {
+  std::string flag, name, result, description;
+  std::vector<std::string> tensors;
+  bool covers(const std::string& tensor_name) const; // "gradients.x" by "gradients" or "gradients.x"
+};
+// The alternatives declared by the notes (the file's "notes" object) for the case's flags; malformed
+// entries are bad_input naming /notes/FLAG/acceptable/N.
+std::vector<acceptable_alternative> acceptable_alternatives(const cases::test_case& c, const cases::json* notes);
+
 // Compares one candidate result with one case's expected values. `baseline` (same dtype, a
-// straightforward implementation) sharpens the bound where the problem is ill-conditioned.
+// straightforward implementation) sharpens the bound where the problem is ill-conditioned. `notes`
+// is the case file's "notes" (acceptable alternatives, and why the case exists). An adapter answer
+// whose error starts with "unsupported" is a skip, not an error.
 case_finding judge(const cases::test_case& c, const candidate_result* got, const policy& p,
-                   const candidate_result* baseline = nullptr, const candidate_result* perturbed_baseline = nullptr);
+                   const candidate_result* baseline = nullptr, const candidate_result* perturbed_baseline = nullptr,
+                   const cases::json* notes = nullptr);
+
+// True for an adapter's "unsupported ..." answer (CONTRACT.md: such cases are skipped).
+bool is_unsupported(const std::string& error);
 
 // The case with every real input (not the mask, not the cotangents) multiplied by (1 ± relative),
 // signs from a hash of the case id and the value's position.

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct candidate_tensor {
 
 struct candidate_result {
   std::string id;
+  std::string dtype; // the answer's optional "dtype"
   std::optional<std::string> error; // the candidate's own error message (or a crash, a timeout)
   std::map<std::string, candidate_tensor> tensors; // "outputs.y", "gradients.x", "intermediates.weights"
 };
@@ -32,6 +34,11 @@ struct implementation_info {
 struct result_set {
   implementation_info implementation;
   std::map<std::string, candidate_result> results; // by id
+  std::map<std::string, std::string> where;        // id -> "file: /results/3" or "file: line 4", for errors
+  // Response lines only: the handshake's dtypes and ops, and the "dtype" fields of the answers.
+  std::set<std::string> handshake_dtypes, line_dtypes;
+  std::optional<std::set<std::string>> ops; // cases of other ops are skipped
+  bool gradients = true;                    // false: a forward-only implementation ("gradients": false)
 };
 
 // Reads a result file or a JSON-lines response stream (detected from the first character: a
