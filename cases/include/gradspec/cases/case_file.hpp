@@ -1,4 +1,4 @@
-// The golden case format (CONTRACT.md, cases/FORMAT.md): reading case and spec files into a model
+// The golden case format (docs/case_files.md): reading case and spec files into a model
 // that keeps every value's decimal text, and converting tensors to a working scalar type.
 #pragma once
 
