@@ -86,10 +86,11 @@ struct check_options {
     return f.header.contains("notes") && f.header["notes"].is_object() ? &f.header["notes"] : nullptr;
   }
 
-  void report(const checkers::implementation_info& impl, const checkers::policy& p,
-              const std::vector<checkers::case_finding>& findings) const {
+  void report(const checkers::implementation_info& impl, const checkers::policy& p, const std::vector<checkers::case_finding>& findings,
+              const cases::json& provenance) const {
     if (!quiet) checkers::print_summary(std::cout, impl, p, findings, verbose);
-    if (!json_path.empty()) cases::write_file_atomically(json_path, cases::to_text(checkers::summary_json(impl, p, findings)));
+    if (!json_path.empty())
+      cases::write_file_atomically(json_path, cases::to_text(checkers::summary_json(impl, p, findings, &provenance)));
   }
 };
 

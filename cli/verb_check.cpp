@@ -3,6 +3,7 @@
 #include "verbs.hpp"
 
 #include "check_options.hpp"
+#include "provenance.hpp"
 #include "gradspec/checkers/summary.hpp"
 
 #include <iostream>
@@ -35,8 +36,10 @@ int run_check(const options& o) {
   if (!results.gradients) p.forward_only = true;
   std::vector<checkers::case_finding> findings;
   std::set<std::string> ids;
+  std::vector<cases::case_file> files;
   for (const auto& file : case_files_under(o.cases_path)) {
-    const auto cf = cases::read_case_file(file);
+    files.push_back(cases::read_case_file(file));
+    const auto& cf = files.back();
     for (const auto& c : cf.cases) {
       ids.insert(c.id);
       auto it = results.results.find(c.id);
@@ -55,7 +58,11 @@ int run_check(const options& o) {
   for (const auto& [id, where] : results.where)
     if (!ids.count(id)) throw bad_input(where, "id \"" + id + "\" names no case in " + o.cases_path);
   checkers::implementation_info impl = results.implementation;
-  o.check.report(impl, p, findings);
+  cases::json candidate = {{"name", impl.name}, {"version", impl.version}, {"results", o.results}, {"results_sha1", file_sha1(o.results)}};
+  if (!results.handshake_dtypes.empty()) candidate["dtypes"] = results.handshake_dtypes;
+  if (results.ops) candidate["ops"] = *results.ops;
+  candidate["gradients"] = results.gradients;
+  o.check.report(impl, p, findings, provenance_json(files, candidate));
   return checkers::exit_code(findings, p);
 }
 

@@ -3,6 +3,7 @@
 #include "verbs.hpp"
 
 #include "check_options.hpp"
+#include "provenance.hpp"
 #include "gradspec/checkers/adapter.hpp"
 
 #include <cstdio>
@@ -147,7 +148,10 @@ int run(const options& o) {
   if (!o.results.empty()) cases::write_file_atomically(o.results, result_file_text(impl, responses));
   if (adapter && adapter->restarts() && !o.check.quiet)
     std::cerr << "gradspec: the adapter was restarted " << adapter->restarts() << " time(s)\n";
-  o.check.report(impl, p, findings);
+  cases::json candidate = {{"name", h.implementation.name}, {"version", h.implementation.version}, {"dtypes", h.dtypes},
+                           {"ops", h.ops}, {"gradients", h.gradients}};
+  candidate[builtin ? "builtin" : "adapter"] = builtin ? o.builtin : o.adapter;
+  o.check.report(impl, p, findings, provenance_json(files, candidate));
   return checkers::exit_code(findings, p);
 }
 

@@ -70,11 +70,13 @@ void print_summary(std::ostream& out, const implementation_info& impl, const pol
                      c.skipped);
 }
 
-json summary_json(const implementation_info& impl, const policy& p, const std::vector<case_finding>& findings) {
+json summary_json(const implementation_info& impl, const policy& p, const std::vector<case_finding>& findings,
+                  const json* provenance) {
   json doc;
   doc["format"] = "gradspec-check/1";
   doc["implementation"] = {{"name", impl.name}, {"version", impl.version}, {"dtype", p.dtype}};
   doc["policy"] = p.describe();
+  if (provenance) doc["provenance"] = *provenance;
   json list = json::array();
   for (const auto& f : findings) {
     json c = {{"id", f.id}, {"op", f.op}, {"verdict", f.verdict}};

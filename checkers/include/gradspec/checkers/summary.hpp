@@ -21,7 +21,9 @@ check_counts count(const std::vector<case_finding>& findings);
 void print_summary(std::ostream& out, const implementation_info& impl, const policy& p, std::vector<case_finding> findings,
                    bool show_passes);
 
-cases::json summary_json(const implementation_info& impl, const policy& p, const std::vector<case_finding>& findings);
+// `provenance` (optional): which gradspec, which golden files, the candidate's handshake.
+cases::json summary_json(const implementation_info& impl, const policy& p, const std::vector<case_finding>& findings,
+                         const cases::json* provenance = nullptr);
 
 // 0 when every judged case passed or is an acceptable finding (and nothing was skipped under
 // --require-all), 1 otherwise; 1 as well when no case was judged at all (CONTRACT v1.1).
