@@ -11,7 +11,7 @@ packages=(
   libboost-iostreams-dev libboost-system-dev libboost-filesystem-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libarmadillo-dev libgnuplot-iostream-dev gnuplot-nox
-  python3 python3-torch python3-mpmath python3-jsonschema
+  python3 python3-torch python3-mpmath python3-jsonschema python3-pytest
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -25,7 +25,7 @@ std::string bug() {
   return b ? b : "";
 }
 
-// y = softmax(x) over the last axis, rows of N; an all -inf row gives zeros (CONTRACT.md's safe
+// y = softmax(x) over the last axis, rows of N; an all -inf row gives zeros (the catalogue's safe
 // softmax). dx = y (dy - <dy, y>). x, y, dy, dx: [..., N].
 template <class T>
 ga::answer softmax(const ga::request& r) {

@@ -1,7 +1,7 @@
 // gradspec_adapter.hpp: a single-header kit for writing gradspec adapters in C++ (C++17, nlohmann-json).
 //
 // You write one function per op; gradspec::adapter::serve speaks the adapter protocol
-// ("gradspec-adapter/1", CONTRACT.md) over stdin/stdout:
+// ("gradspec-adapter/1", docs/adapter_protocol.md) over stdin/stdout:
 //
 //   #include "gradspec_adapter.hpp"
 //   namespace ga = gradspec::adapter;

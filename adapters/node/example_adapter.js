@@ -24,7 +24,7 @@ const rounding = (dtype) => (dtype === 'float32' ? Math.fround : (v) => v);
 const alloc = (dtype, n) => (dtype === 'float32' ? new Float32Array(n) : new Float64Array(n));
 const lastAxis = (t) => (t.shape.length ? t.shape[t.shape.length - 1] : 1);
 
-// y = softmax(x) over the last axis; an all -inf row gives zeros (CONTRACT.md's safe softmax).
+// y = softmax(x) over the last axis; an all -inf row gives zeros (the catalogue's safe softmax, docs/verdicts.md).
 // dx = y (dy - <dy, y>). x, y, dy, dx: [..., N].
 function softmax(inputs, params, cotangents, dtype) {
   const r = rounding(dtype);

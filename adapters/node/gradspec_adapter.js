@@ -3,7 +3,7 @@
  * A small kit for writing gradspec adapters in JavaScript (Node >= 12, CommonJS, no dependencies).
  *
  * You write one function per op; `serve` speaks the adapter protocol ("gradspec-adapter/1",
- * CONTRACT.md) over stdin/stdout:
+ * docs/adapter_protocol.md) over stdin/stdout:
  *
  *   const { serve, Unsupported } = require('./gradspec_adapter');
  *   serve({

@@ -23,7 +23,7 @@ BUG = os.environ.get("GRADSPEC_EXAMPLE_BUG", "")
 
 
 def softmax(inputs, params, cotangents, dtype):
-    """y = softmax(x) over the last axis; an all -inf row gives zeros (CONTRACT.md's safe softmax).
+    """y = softmax(x) over the last axis; an all -inf row gives zeros (the catalogue's safe softmax, docs/verdicts.md).
     x, y, dy: [..., N]."""
     x = inputs["x"]
     m = np.max(x, axis=-1, keepdims=True)

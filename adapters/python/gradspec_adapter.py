@@ -1,7 +1,7 @@
 """A small kit for writing gradspec adapters in Python (stdlib + numpy).
 
 You write one function per op; `serve` speaks the adapter protocol ("gradspec-adapter/1", see
-CONTRACT.md) over stdin/stdout:
+docs/adapter_protocol.md) over stdin/stdout:
 
     from gradspec_adapter import serve
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gradspec adapter for PyTorch (written against Debian's python3-torch 1.13).
 
-Speaks the adapter protocol of ../../../shared/design/CONTRACT.md ("gradspec-adapter/1") over
+Speaks the adapter protocol of docs/adapter_protocol.md ("gradspec-adapter/1") over
 stdin/stdout, one JSON object per line:
 
     adapter -> {"adapter": "gradspec-adapter/1", "implementation": {...}, "dtypes": [...], "ops": [...]}
