@@ -18,11 +18,15 @@ struct options {
 };
 
 int run_check(const options& o) {
+  // hardening: --json must not overwrite an input file
+  auto inputs = case_files_under(o.cases_path);
+  inputs.push_back(o.results);
+  cases::refuse_overwriting_inputs(o.check.json_path, "--json", inputs);
   const auto results = checkers::read_results(o.results);
   checkers::policy p = o.check.make_policy(results.implementation.dtype);
   std::vector<checkers::case_finding> findings;
   for (const auto& file : case_files_under(o.cases_path)) {
-    const auto cf = cases::read_case_file(file);
+    const auto cf = cases::read_golden_file(file); // hardening: a spec file is bad input
     for (const auto& c : cf.cases) {
       auto it = results.results.find(c.id);
       try {

@@ -118,8 +118,10 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   const element_errors w = parse_want(want_raw);
   const long double scale = w.scale > 0 ? w.scale : 1.0L;
   std::optional<long double> base_err, sensitivity;
-  if (baseline && baseline->shape == got.shape) base_err = max_abs_error(w, *baseline);
-  if (baseline && perturbed && perturbed->shape == baseline->shape) {
+  // hardening: every index below is guarded by sizes (a baseline of another size is ignored).
+  const bool base_fits = baseline && baseline->shape == got.shape && baseline->values.size() == w.want.size();
+  if (base_fits) base_err = max_abs_error(w, *baseline);
+  if (base_fits && perturbed && perturbed->shape == baseline->shape && perturbed->values.size() == w.want.size()) {
     long double m = 0;
     for (std::size_t i = 0; i < w.want.size(); ++i)
       if (w.finite_want[i] && std::isfinite(perturbed->values[i]) && std::isfinite(baseline->values[i]))
