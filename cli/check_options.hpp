@@ -5,6 +5,7 @@
 #include "gradspec/checkers/builtin.hpp"
 #include "gradspec/checkers/summary.hpp"
 #include "gradspec/errors.hpp"
+#include "option_checks.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -47,8 +48,11 @@ struct check_options {
                              "a handshake listing one dtype)");
     checkers::dtype_named(p.dtype);
     p.strict = strict;
+    check_tolerance(atol, "--atol"); // hardening: NaN, negative or infinite tolerances are bad usage
+    check_tolerance(rtol, "--rtol");
     if (atol || rtol) p.fixed = checkers::tolerance{atol.value_or(0), rtol.value_or(0)};
     for (const auto& spec : op_tolerances) {
+      check_op_tolerance(spec); // hardening: a known op, finite tolerances >= 0
       const auto eq = spec.find('='), colon = spec.find(':');
       if (eq == std::string::npos || colon == std::string::npos || colon < eq)
         throw bad_input("--op-tolerance", "expected OP=ATOL:RTOL, got \"" + spec + "\"");

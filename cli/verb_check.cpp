@@ -31,6 +31,10 @@ std::string declared_dtype(const checkers::result_set& r, const std::string& fil
 }
 
 int run_check(const options& o) {
+  // hardening: --json must not overwrite an input file
+  auto inputs = case_files_under(o.cases_path);
+  inputs.push_back(o.results);
+  cases::refuse_overwriting_inputs(o.check.json_path, "--json", inputs);
   const auto results = checkers::read_results(o.results);
   checkers::policy p = o.check.make_policy(declared_dtype(results, o.results), o.results + ": --dtype");
   if (!results.gradients) p.forward_only = true;
@@ -38,7 +42,7 @@ int run_check(const options& o) {
   std::set<std::string> ids;
   std::vector<cases::case_file> files;
   for (const auto& file : case_files_under(o.cases_path)) {
-    files.push_back(cases::read_case_file(file));
+    files.push_back(cases::read_golden_file(file)); // a spec file is bad input
     const auto& cf = files.back();
     for (const auto& c : cf.cases) {
       ids.insert(c.id);

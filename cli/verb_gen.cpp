@@ -5,6 +5,7 @@
 #include "gradspec/cases/generators.hpp"
 #include "gradspec/cases/write_suite.hpp"
 #include "gradspec/errors.hpp"
+#include "option_checks.hpp"
 
 #include <iostream>
 #include <memory>
@@ -17,7 +18,7 @@ namespace {
 struct gen_options {
   std::string suite, from, op, shape, param, out, shard = "0/1";
   unsigned jobs = 1;
-  std::uint64_t seed = 0;
+  std::string seed = "0"; // read as text: CLI11 would wrap "-1" into 2^64 - 1
   precision_option precision;
   bool quiet = false;
 };
@@ -29,7 +30,7 @@ cases::case_file one_case_file(const gen_options& o) {
   file.path = "--op " + o.op;
   file.header["format"] = "gradspec-cases/1";
   try {
-    file.cases.push_back(cases::make_case(o.op, cases::parse_key_values(o.shape, "--shape"), params, o.seed));
+    file.cases.push_back(cases::make_case(o.op, cases::parse_key_values(o.shape, "--shape"), params, unsigned_option(o.seed, "--seed")));
   } catch (const bad_input& e) {
     // validate_params reports "params/NAME": say which option that came from.
     throw bad_input(e.path().rfind("params", 0) == 0 ? "--param " + e.path().substr(std::min<std::size_t>(7, e.path().size())) : e.path(),
@@ -54,6 +55,7 @@ int run_gen(const gen_options& o) {
     if (code == 0 && !o.quiet) std::cerr << "gradspec: wrote suite " << o.suite << " to " << o.out << "\n";
     return code;
   }
+  if (!o.from.empty()) cases::refuse_overwriting_inputs(o.out, "--out", {o.from});
   const cases::case_file spec = o.from.empty() ? one_case_file(o) : cases::read_case_file(o.from);
   cases::generation_options options;
   options.bits = o.precision.bits;

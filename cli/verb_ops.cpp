@@ -54,7 +54,7 @@ json op_json(const reference::op_info& op) {
   for (const auto& p : op.params) {
     json pj = {{"name", p.name}, {"type", type_name(p.type)}};
     pj["default"] = p.default_value.empty() ? json(nullptr) : cases::parse_json_text(p.default_value, "default");
-    if (cases::is_raw_number(pj["default"])) pj["default"] = pj["default"].get<std::string>().substr(1);
+    if (cases::is_raw_number(pj["default"])) pj["default"] = cases::raw_number_text(pj["default"]);
     pj["required"] = p.default_value.empty();
     if (!p.choices.empty()) pj["choices"] = p.choices;
     if (p.nullable) pj["nullable"] = true;

@@ -2,6 +2,7 @@
 // their values, certified digits and exact_in. Exit 1 on any disagreement.
 #include "verbs.hpp"
 
+#include "gradspec/cases/case_file.hpp"
 #include "gradspec/cases/generate.hpp"
 #include "gradspec/errors.hpp"
 
@@ -36,7 +37,7 @@ verb verify_verb() {
               int failed = 0, files = 0, cases_seen = 0;
               for (const auto& p : *paths)
                 for (const auto& file : case_files_under(p)) {
-                  const auto parsed = cases::read_case_file(file);
+                  const auto parsed = cases::read_golden_file(file);
                   const auto problems = cases::verify_file(parsed);
                   ++files;
                   cases_seen += static_cast<int>(parsed.cases.size());

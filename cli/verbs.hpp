@@ -31,7 +31,7 @@ struct precision_option {
   unsigned bits = 256;
   void add(CLI::App& app) {
     app.add_option("--bits", bits, "working precision in bits (the file records the effective MPFR precision)")
-        ->check(CLI::Range(24u, 1u << 20));
+        ->check(CLI::Range(24u, 1u << 16)); // cases::max_precision_bits
   }
 };
 

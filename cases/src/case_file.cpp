@@ -2,6 +2,7 @@
 
 #include "gradspec/errors.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace gradspec::cases {
@@ -21,8 +22,7 @@ const json& member(const json& obj, const std::string& key, const std::string& p
 
 std::string string_member(const json& obj, const std::string& key, const std::string& path) {
   const json& v = member(obj, key, path);
-  if (!v.is_string() || is_raw_number(v)) throw bad_input(path + "/" + key, "expected a string");
-  return v.get<std::string>();
+  return string_value(v, path + "/" + key);
 }
 
 param_value param_from_json(const json& v, const std::string& path) {
@@ -58,10 +58,64 @@ std::vector<std::string> string_list(const json& v, const std::string& path) {
   if (!v.is_array()) throw bad_input(path, "expected an array of strings");
   std::vector<std::string> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string() || is_raw_number(v[i])) throw bad_input(path + "/" + std::to_string(i), "expected a string");
-    out.push_back(v[i].get<std::string>());
+    out.push_back(string_value(v[i], path + "/" + std::to_string(i)));
   }
   return out;
+}
+
+// `expected` of a golden case against what the op produces for the case's inputs (shapes from a
+// forward pass in double): an object of the groups outputs (every output of the op), gradients (real
+// differentiable inputs, each of its input's shape) and intermediates, each tensor of the right shape.
+// A wrong shape would otherwise be judged against a candidate, or a baseline, of another size.
+void check_expected(const test_case& t, const json& expected, const reference::op_info& op) {
+  const std::string path = case_path(t.index) + "/expected";
+  if (!expected.is_object()) throw bad_input(path, "expected an object {\"outputs\": {...}, \"gradients\": {...}}");
+  for (auto it = expected.begin(); it != expected.end(); ++it)
+    if (it.key() != "outputs" && it.key() != "gradients" && it.key() != "intermediates")
+      throw bad_input(path + "/" + it.key(), "unknown key (outputs, gradients, intermediates)");
+  std::map<std::string, std::map<std::string, raw_tensor>> given;
+  for (const char* group : {"outputs", "gradients", "intermediates"})
+    if (expected.contains(group)) given[group] = tensor_map(expected[group], path + "/" + group);
+  if (given["outputs"].empty()) throw bad_input(path + "/outputs", "a golden case needs its expected output tensors");
+  for (const auto& [group, tensors] : given)
+    for (const auto& [name, tensor] : tensors)
+      if (tensor.integer) throw bad_input(path + "/" + group + "/" + name + "/dtype", "expected values are real, not int64");
+
+  const auto args = case_args<double>(t); // its errors carry the case path already
+  reference::op_result<double> shapes;
+  try {
+    shapes = reference::evaluate(op, args, false);
+  } catch (const bad_input& e) {
+    throw e.under(case_path(t.index));
+  }
+  auto require_shape = [&](const std::string& where, const shape_t& got, const shape_t& want, const std::string& what) {
+    if (got != want)
+      throw bad_input(where + "/shape", "shape " + reference::shape_to_string(got) + ", but " + what + " has shape " +
+                                            reference::shape_to_string(want) + " for these inputs");
+  };
+  for (const auto& [name, out] : shapes.outputs) {
+    auto it = given["outputs"].find(name);
+    if (it == given["outputs"].end()) throw bad_input(path + "/outputs", "missing the expected output \"" + name + "\"");
+    require_shape(path + "/outputs/" + name, it->second.shape, out.shape, "the op's output");
+    if (auto cot = t.cotangents.find(name); cot != t.cotangents.end())
+      require_shape(case_path(t.index) + "/cotangents/" + name, cot->second.shape, out.shape, "the op's output");
+  }
+  for (const auto& [name, tensor] : given["outputs"])
+    if (!shapes.outputs.count(name)) throw bad_input(path + "/outputs/" + name, "not an output of op \"" + op.name + "\"");
+  for (const auto& [name, tensor] : given["intermediates"]) {
+    auto it = shapes.intermediates.find(name);
+    if (it == shapes.intermediates.end())
+      throw bad_input(path + "/intermediates/" + name, "not an intermediate of op \"" + op.name + "\"");
+    require_shape(path + "/intermediates/" + name, tensor.shape, it->second.shape, "that intermediate");
+  }
+  const auto specs = op.inputs(t.params);
+  for (const auto& [name, tensor] : given["gradients"]) {
+    auto spec = std::find_if(specs.begin(), specs.end(), [&](const reference::input_spec& s) { return s.name == name; });
+    auto input = t.inputs.find(name);
+    if (spec == specs.end() || spec->integer || !spec->differentiable || input == t.inputs.end())
+      throw bad_input(path + "/gradients/" + name, "not a differentiable input of this case");
+    require_shape(path + "/gradients/" + name, tensor.shape, input->second.shape, "the input");
+  }
 }
 
 test_case parse_case(const json& c, std::size_t index) {
@@ -87,7 +141,10 @@ test_case parse_case(const json& c, std::size_t index) {
   }
   t.inputs = tensor_map(member(c, "inputs", path), path + "/inputs");
   if (c.contains("cotangents")) t.cotangents = tensor_map(c["cotangents"], path + "/cotangents");
-  if (c.contains("expected")) t.expected = c["expected"];
+  if (c.contains("expected")) {
+    check_expected(t, c["expected"], *op);
+    t.expected = c["expected"];
+  }
   if (c.contains("certified_digits")) {
     auto d = integer_value(c["certified_digits"], path + "/certified_digits");
     if (d < 0 || d > 1000) throw bad_input(path + "/certified_digits", "out of range");
@@ -105,6 +162,31 @@ test_case parse_case(const json& c, std::size_t index) {
   for (auto it = c.begin(); it != c.end(); ++it)
     if (!known.count(it.key())) throw bad_input(path + "/" + it.key(), "unknown key in a case");
   return t;
+}
+
+// The header keys gradspec reads: `generator` (precision_bits, check_precision_bits) and `notes`
+// (each flag: {"kind": "...", "description": "..."}). Other keys are kept as written.
+void check_header(const json& header) {
+  if (header.contains("generator")) {
+    const json& g = header["generator"];
+    if (!g.is_object()) throw bad_input("/generator", "expected an object");
+    for (const char* key : {"name", "version"})
+      if (g.contains(key)) string_value(g[key], std::string("/generator/") + key);
+    for (const char* key : {"precision_bits", "check_precision_bits"})
+      if (g.contains(key)) integer_in_range(g[key], std::string("/generator/") + key, min_precision_bits, max_precision_bits);
+  }
+  if (header.contains("notes")) {
+    const json& notes = header["notes"];
+    if (!notes.is_object()) throw bad_input("/notes", "expected an object: flag -> {\"kind\": ..., \"description\": ...}");
+    for (auto it = notes.begin(); it != notes.end(); ++it) {
+      const std::string p = "/notes/" + it.key();
+      if (!it.value().is_object()) throw bad_input(p, "expected {\"kind\": \"...\", \"description\": \"...\"}");
+      string_value(member(it.value(), "description", p), p + "/description");
+      if (it.value().contains("kind")) string_value(it.value()["kind"], p + "/kind");
+      for (auto k = it.value().begin(); k != it.value().end(); ++k)
+        if (k.key() != "kind" && k.key() != "description") throw bad_input(p + "/" + k.key(), "unknown key in a note (kind, description)");
+    }
+  }
 }
 
 } // namespace
@@ -166,6 +248,7 @@ case_file parse_case_file(const json& doc, const std::string& path) {
     file.path = path;
     for (auto it = doc.begin(); it != doc.end(); ++it)
       if (it.key() != "cases") file.header[it.key()] = it.value();
+    check_header(file.header);
     const json& cases = member(doc, "cases", "");
     if (!cases.is_array()) throw bad_input("/cases", "expected an array of cases");
     std::set<std::string> ids;
@@ -181,6 +264,15 @@ case_file parse_case_file(const json& doc, const std::string& path) {
 }
 
 case_file read_case_file(const std::string& path) { return parse_case_file(read_json_file(path), path); }
+
+case_file read_golden_file(const std::string& path) {
+  case_file file = read_case_file(path);
+  for (const auto& c : file.cases)
+    if (!c.expected)
+      throw bad_input(case_path(c.index), "no \"expected\": a spec file, not a golden file (fill it in with gradspec gen --from)")
+          .in_file(path);
+  return file;
+}
 
 template <class T> reference::tensor<T> to_tensor(const raw_tensor& t) {
   reference::tensor<T> out(t.shape);

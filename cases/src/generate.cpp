@@ -144,7 +144,7 @@ json param_json(const reference::param_value& v) {
   case kind::null: return nullptr;
   case kind::boolean: return v.boolean;
   case kind::integer: return v.integer;
-  case kind::number: return std::string(1, raw_number_mark) + v.text;
+  case kind::number: return raw_number(v.text);
   case kind::string: return v.text;
   }
   return nullptr;
@@ -268,7 +268,9 @@ namespace {
 
 // First difference between two JSON values, as "path: file has A, re-derived B".
 void compare(const json& written, const json& derived, const std::string& path, std::vector<std::string>& out) {
-  auto text = [](const json& v) { return is_raw_number(v) ? v.get<std::string>().substr(1) : v.dump(); };
+  auto text = [](const json& v) {
+    return is_raw_number(v) ? raw_number_text(v) : v.dump(-1, ' ', false, json::error_handler_t::replace);
+  };
   if (written.is_object() && derived.is_object()) {
     for (auto it = derived.begin(); it != derived.end(); ++it) {
       if (!written.contains(it.key())) out.push_back(path + "/" + it.key() + ": missing from the file");

@@ -67,7 +67,7 @@ json params_json(const cases::test_case& c) {
     case kind::null: p[name] = nullptr; break;
     case kind::boolean: p[name] = v.boolean; break;
     case kind::integer: p[name] = v.integer; break;
-    case kind::number: p[name] = std::string(1, cases::raw_number_mark) + v.text; break;
+    case kind::number: p[name] = cases::raw_number(v.text); break;
     case kind::string: p[name] = v.text; break;
     }
   }
@@ -208,12 +208,14 @@ const handshake& adapter_process::start() {
   }
   try {
     json h = cases::parse_json_text(line, "handshake");
-    if (!h.is_object() || h.value("adapter", "") != "gradspec-adapter/1")
-      throw bad_input("", "expected {\"adapter\": \"gradspec-adapter/1\", ...}");
+    if (!h.is_object() || !h.contains("adapter") || h["adapter"] != "gradspec-adapter/1")
+      throw bad_input("/adapter", "expected {\"adapter\": \"gradspec-adapter/1\", ...}");
     handshake_ = {};
-    if (h.contains("implementation") && h["implementation"].is_object()) {
-      handshake_.implementation.name = h["implementation"].value("name", "unknown");
-      handshake_.implementation.version = h["implementation"].value("version", "");
+    if (h.contains("implementation")) { // every field type-checked: a bad one is bad input, not a crash
+      const json& impl = h["implementation"];
+      if (!impl.is_object()) throw bad_input("/implementation", "expected an object");
+      handshake_.implementation.name = impl.contains("name") ? cases::string_value(impl["name"], "/implementation/name") : "unknown";
+      handshake_.implementation.version = impl.contains("version") ? cases::string_value(impl["version"], "/implementation/version") : "";
     }
     if (h.contains("gradients")) {
       if (!h["gradients"].is_boolean()) throw bad_input("/gradients", "expected true or false");
@@ -226,7 +228,9 @@ const handshake& adapter_process::start() {
     }
   } catch (const bad_input& e) {
     stop();
-    throw std::runtime_error("adapter `" + command_ + "` sent a bad handshake: " + e.what() + ": " + line.substr(0, 200));
+    // A bad handshake is bad input from --adapter (exit 2); bad_input is a runtime_error, so a restart
+    // mid-run still fails only the case.
+    throw bad_input("--adapter", "`" + command_ + "` sent a bad handshake: " + e.what() + ": " + line.substr(0, 200));
   }
   return handshake_;
 }

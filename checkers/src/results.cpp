@@ -116,11 +116,7 @@ void add(result_set& set, candidate_result r, const std::string& path, const std
 } // namespace
 
 result_set read_results(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw bad_input("", path + ": cannot open file for reading");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  const std::string text = cases::read_text_file(path); // hardening: size limit, no devices
   result_set set;
   // A result file is a single JSON document with "format"; adapter responses are one object a line.
   const auto first_line_end = text.find('\n');

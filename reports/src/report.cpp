@@ -1,20 +1,24 @@
 #include "gradspec/reports/report.hpp"
 
+#include "gnuplot.hpp"
+
 #include "gradspec/cases/json_io.hpp"
 #include "gradspec/errors.hpp"
 
 #include <fmt/format.h>
-#include <gnuplot-iostream.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <unistd.h>
 
 namespace gradspec::reports {
 
 using cases::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -27,40 +31,95 @@ struct implementation {
   std::string label; // "pytorch 1.13.0a0 float32"
   std::map<std::string, op_stats> ops;
   std::vector<std::string> failures;
-  json policy;
+  std::string rule;
 };
 
-double number(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    const std::string s = cases::is_raw_number(v) ? v.get<std::string>().substr(1) : v.get<std::string>();
-    return s == "inf" ? INFINITY : s == "-inf" ? -INFINITY : s == "nan" ? NAN : std::strtod(s.c_str(), nullptr);
-  }
-  return NAN;
+// Control characters (a newline would end a table row or a data line) become spaces.
+std::string one_line(std::string s) {
+  for (char& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  return s;
 }
 
-implementation load(const std::string& path) {
-  json doc = cases::read_json_file(path);
-  if (!doc.is_object() || doc.value("format", "") != "gradspec-check/1")
-    throw bad_input("", path + ": /format: expected \"gradspec-check/1\" (the --json summary of check or run)");
+// Markdown table cells: one line, pipes escaped.
+std::string cell_text(const std::string& s) {
+  std::string out;
+  for (char ch : one_line(s)) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
+  return out;
+}
+
+const json& member(const json& obj, const std::string& key, const std::string& path) {
+  if (!obj.is_object()) throw bad_input(path, "expected an object");
+  auto it = obj.find(key);
+  if (it == obj.end()) throw bad_input(path, "missing key \"" + key + "\"");
+  return *it;
+}
+
+std::string optional_string(const json& obj, const std::string& key, const std::string& path) {
+  return obj.contains(key) ? cases::string_value(obj[key], path + "/" + key) : std::string();
+}
+
+// A summary number: a JSON number or "inf", "-inf", "nan" (how summaries write non-finite values).
+double number(const json& v, const std::string& path) {
+  const std::string text = cases::real_text(v, path);
+  if (text == "nan") return NAN;
+  if (text == "inf" || text == "+inf") return INFINITY;
+  if (text == "-inf") return -INFINITY;
+  return std::strtod(text.c_str(), nullptr);
+}
+
+// One summary, every field it reads checked: bad_input with the JSON path (the caller adds the file).
+implementation parse_summary(const json& doc) {
+  if (!doc.is_object()) throw bad_input("", "expected a JSON object at the top");
+  if (!doc.contains("format") || doc["format"] != "gradspec-check/1")
+    throw bad_input("/format", "expected \"gradspec-check/1\" (the --json summary of check or run)");
   implementation impl;
-  const json& i = doc["implementation"];
-  impl.label = fmt::format("{} {} {}", i.value("name", "?"), i.value("version", ""), i.value("dtype", ""));
-  impl.policy = doc["policy"];
-  for (const auto& c : doc["cases"]) {
-    const std::string verdict = c["verdict"];
+  const json& i = member(doc, "implementation", "");
+  if (!i.is_object()) throw bad_input("/implementation", "expected an object");
+  const std::string name = optional_string(i, "name", "/implementation");
+  impl.label = one_line(fmt::format("{} {} {}", name.empty() ? "?" : name, optional_string(i, "version", "/implementation"),
+                                    optional_string(i, "dtype", "/implementation")));
+  if (doc.contains("policy")) {
+    if (!doc["policy"].is_object()) throw bad_input("/policy", "expected an object");
+    impl.rule = optional_string(doc["policy"], "rule", "/policy");
+  }
+  const json& list = member(doc, "cases", "");
+  if (!list.is_array()) throw bad_input("/cases", "expected an array of cases");
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    const std::string path = "/cases/" + std::to_string(k);
+    const json& c = list[k];
+    const std::string verdict = cases::string_value(member(c, "verdict", path), path + "/verdict");
+    if (verdict != "pass" && verdict != "fail" && verdict != "error" && verdict != "skipped")
+      throw bad_input(path + "/verdict", "expected \"pass\", \"fail\", \"error\" or \"skipped\"");
+    const std::string id = cases::string_value(member(c, "id", path), path + "/id");
+    const std::string op = cases::string_value(member(c, "op", path), path + "/op");
+    const std::string reason = optional_string(c, "reason", path);
     if (verdict == "skipped") continue;
-    op_stats& s = impl.ops[c["op"].get<std::string>()];
+    op_stats& s = impl.ops[one_line(op)];
     ++s.judged;
     if (verdict == "pass") ++s.pass;
-    else impl.failures.push_back(fmt::format("`{}` ({}): {}", c["id"].get<std::string>(), verdict, c.value("reason", "")));
-    for (const auto& t : c.value("tensors", json::array())) {
-      s.worst_ulp = std::max(s.worst_ulp, number(t["max_ulp"]));
-      const double d = number(t["min_digits"]);
-      if (!std::isnan(d)) s.min_digits = std::min(s.min_digits, d);
+    else impl.failures.push_back(fmt::format("`{}` ({}): {}", one_line(id), verdict, one_line(reason)));
+    if (!c.contains("tensors")) continue;
+    const json& tensors = c["tensors"];
+    if (!tensors.is_array()) throw bad_input(path + "/tensors", "expected an array");
+    for (std::size_t j = 0; j < tensors.size(); ++j) {
+      const std::string tp = path + "/tensors/" + std::to_string(j);
+      const double ulp = number(member(tensors[j], "max_ulp", tp), tp + "/max_ulp");
+      const double digits = number(member(tensors[j], "min_digits", tp), tp + "/min_digits");
+      if (!std::isnan(ulp)) s.worst_ulp = std::max(s.worst_ulp, ulp);
+      if (!std::isnan(digits)) s.min_digits = std::min(s.min_digits, digits);
     }
   }
   return impl;
+}
+
+implementation load(const std::string& path) {
+  const json doc = cases::read_json_file(path);
+  try {
+    return parse_summary(doc);
+  } catch (const bad_input& e) {
+    throw e.in_file(path);
+  }
 }
 
 std::string cell(const op_stats* s) {
@@ -68,27 +127,17 @@ std::string cell(const op_stats* s) {
   return fmt::format("{}/{}, {:.3g} ulp, {:.1f} digits", s->pass, s->judged, s->worst_ulp, s->min_digits);
 }
 
-} // namespace
-
-void write_report(const std::vector<std::string>& summaries, const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::vector<implementation> impls;
-  for (const auto& s : summaries) impls.push_back(load(s));
-  std::set<std::string> ops;
-  for (const auto& i : impls)
-    for (const auto& [op, s] : i.ops) ops.insert(op);
-  fs::create_directories(dir);
-
+std::string markdown(const std::vector<implementation>& impls, const std::set<std::string>& ops) {
   std::string md = "# gradspec accuracy report\n\n";
   md += "Each cell: cases passed / judged, the worst error in units in the last place of the dtype, and the fewest "
         "correct significant digits (NIST log relative error) over every tensor of that op's cases.\n\n";
   md += "| op |";
-  for (const auto& i : impls) md += " " + i.label + " |";
+  for (const auto& i : impls) md += " " + cell_text(i.label) + " |";
   md += "\n|---|";
   for (std::size_t k = 0; k < impls.size(); ++k) md += "---|";
   md += "\n";
   for (const auto& op : ops) {
-    md += "| " + op + " |";
+    md += "| " + cell_text(op) + " |";
     for (const auto& i : impls) {
       auto it = i.ops.find(op);
       md += " " + cell(it == i.ops.end() ? nullptr : &it->second) + " |";
@@ -97,46 +146,104 @@ void write_report(const std::vector<std::string>& summaries, const std::string& 
   }
   md += "\n![fewest correct digits per op](digits.svg)\n";
   for (const auto& i : impls) {
-    md += "\n## " + i.label + "\n\nPolicy: " + i.policy.value("rule", std::string("?")) + "\n\n";
+    md += "\n## " + i.label + "\n\nPolicy: " + (i.rule.empty() ? "?" : one_line(i.rule)) + "\n\n";
     if (i.failures.empty()) md += "Every judged case passed.\n";
     for (const auto& f : i.failures) md += "- " + f + "\n";
   }
-  cases::write_file_atomically((fs::path(dir) / "report.md").string(), md);
+  return md;
+}
 
-  // digits.dat: one row per op, one column per implementation; plotted as grouped bars.
-  std::string dat = "op"; // the header row: gnuplot's columnheader reads the titles from it
-  for (const auto& i : impls) dat += " \"" + i.label + "\"";
+// digits.dat: a header row of titles, then one row per op, one column per implementation. Words are
+// made safe for gnuplot's data syntax (no quotes, no blanks in the op column).
+std::string plot_data(const std::vector<implementation>& impls, const std::set<std::string>& ops) {
+  auto word = [](std::string s, char blank) {
+    for (char& ch : s)
+      if (ch == '"' || ch == '\\' || ch == '#' || (blank && (ch == ' ' || ch == '\t'))) ch = blank ? blank : '\'';
+    return s;
+  };
+  std::string dat = "op"; // gnuplot's columnheader reads the titles from this row
+  for (const auto& i : impls) dat += " \"" + word(i.label, 0) + "\"";
   dat += "\n";
   for (const auto& op : ops) {
-    dat += op;
+    dat += word(op, '_');
     for (const auto& i : impls) {
       auto it = i.ops.find(op);
       dat += it == i.ops.end() ? " NaN" : fmt::format(" {:.3f}", it->second.min_digits);
     }
     dat += "\n";
   }
-  const std::string dat_path = (fs::path(dir) / "digits.dat").string(), svg_path = (fs::path(dir) / "digits.svg").string();
-  cases::write_file_atomically(dat_path, dat);
-  const std::string tmp_svg = (fs::path(dir) / ".digits.svg.tmp").string();
+  return dat;
+}
+
+// Relative file names only: gnuplot runs inside the folder that holds them.
+std::string plot_script(std::size_t columns) {
+  std::string gp = "set terminal svg size 1000,480 font 'sans,11' noenhanced\nset output 'digits.svg'\n";
+  gp += "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n";
+  gp += "set ylabel 'fewest correct significant digits (exact results clipped at 18)'\nset yrange [0:18]\n";
+  gp += "set xtics rotate by -35\nset key outside top center horizontal\nset grid ytics\nplot ";
+  for (std::size_t k = 0; k < columns; ++k)
+    gp += fmt::format("{}'digits.dat' using {}:xtic(1) title columnheader({})", k ? ", " : "", k + 2, k + 2);
+  return gp + "\nset output\n";
+}
+
+void write_plain(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) throw bad_input("", path.string() + ": write failed (disk full?)");
+}
+
+} // namespace
+
+void write_report(const std::vector<std::string>& summaries, const std::string& dir) {
+  std::vector<implementation> impls;
+  for (const auto& s : summaries) impls.push_back(load(s));
+  std::set<std::string> ops;
+  for (const auto& i : impls)
+    for (const auto& [op, s] : i.ops) ops.insert(op);
+  if (ops.empty()) {
+    std::string names;
+    for (const auto& s : summaries) names += (names.empty() ? "" : ", ") + s;
+    throw bad_input("", names + ": /cases: no judged case in any summary: nothing to report");
+  }
+
+  // Everything is written into a private folder inside DIR, then renamed into place: a failure
+  // (gnuplot, a full disk) leaves no report file behind, and neither does it leave the folder if it
+  // was created here.
+  const fs::path out(dir);
+  const char* names[] = {"report.md", "digits.dat", "digits.svg"};
   std::error_code ec;
-  {
-    Gnuplot gp("gnuplot 2>&1");
-    gp << "set terminal svg size 1000,480 font 'sans,11' noenhanced\n";
-    gp << "set output '" << tmp_svg << "'\n";
-    gp << "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n";
-    gp << "set ylabel 'fewest correct significant digits (exact results clipped at 18)'\nset yrange [0:18]\nset xtics rotate by -35\nset key outside top center horizontal\n";
-    gp << "set grid ytics\n";
-    gp << "plot ";
-    for (std::size_t k = 0; k < impls.size(); ++k)
-      gp << (k ? ", " : "") << "'" << dat_path << "' using " << k + 2 << ":xtic(1) title columnheader(" << k + 2 << ")";
-    gp << "\nset output\n";
+  const bool existed = fs::exists(fs::symlink_status(out, ec));
+  if (existed && !fs::is_directory(out, ec)) throw bad_input("--out", dir + ": exists and is not a folder");
+  for (const char* name : names) {
+    const auto st = fs::symlink_status(out / name, ec);
+    if (!ec && fs::exists(st) && !fs::is_regular_file(st))
+      throw bad_input("--out", (out / name).string() + ": exists and is not a regular file: refusing to replace it");
   }
-  if (!fs::exists(tmp_svg) || fs::file_size(tmp_svg) == 0) {
-    fs::remove(tmp_svg, ec);
-    throw std::runtime_error("gnuplot did not write the plot (is gnuplot installed?)");
+  if (!existed && (fs::create_directories(out, ec), ec))
+    throw bad_input("--out", dir + ": cannot create the folder (" + ec.message() + ")");
+  const fs::path work = out / (".report.tmp" + std::to_string(::getpid()));
+  auto clean_up = [&] {
+    std::error_code ignored;
+    fs::remove_all(work, ignored);
+    if (!existed) fs::remove(out, ignored); // only if still empty
+  };
+  try {
+    if (!fs::create_directory(work, ec) || ec) throw bad_input("--out", dir + ": cannot write in this folder (" + ec.message() + ")");
+    write_plain(work / "report.md", markdown(impls, ops));
+    write_plain(work / "digits.dat", plot_data(impls, ops));
+    run_gnuplot(work.string(), plot_script(impls.size()));
+    if (!fs::exists(work / "digits.svg", ec) || fs::file_size(work / "digits.svg", ec) == 0)
+      throw std::runtime_error("gnuplot did not write the plot");
+    for (const char* name : names) {
+      fs::rename(work / name, out / name, ec);
+      if (ec) throw bad_input("--out", (out / name).string() + ": cannot move into place (" + ec.message() + ")");
+    }
+  } catch (...) {
+    clean_up();
+    throw;
   }
-  fs::rename(tmp_svg, svg_path, ec);
-  if (ec) throw std::runtime_error("cannot move the plot into place: " + ec.message());
+  fs::remove_all(work, ec);
 }
 
 } // namespace gradspec::reports

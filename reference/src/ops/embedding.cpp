@@ -109,6 +109,11 @@ template <class T> op_result<T> positional_encoding_evaluate(const op_args<T>& a
   const std::int64_t length = prm.integer("length"), d_model = prm.integer("d_model"), offset = prm.integer("offset");
   require(length >= 1, "params/length", "must be >= 1, got " + std::to_string(length));
   require(d_model >= 1, "params/d_model", "must be >= 1, got " + std::to_string(d_model));
+  // Checked before the table [length, d_model] is allocated.
+  require(length <= max_dimension, "params/length", "at most " + std::to_string(max_dimension) + ", got " + std::to_string(length));
+  require(d_model <= max_dimension, "params/d_model", "at most " + std::to_string(max_dimension) + ", got " + std::to_string(d_model));
+  require(length * d_model <= max_case_values, "params/length",
+          "length · d_model = " + std::to_string(length * d_model) + " values, more than " + std::to_string(max_case_values));
   require(offset >= 0, "params/offset", "must be >= 0, got " + std::to_string(offset));
   require(offset <= std::numeric_limits<std::int64_t>::max() - length, "params/offset",
           "offset + length overflows a 64-bit position");

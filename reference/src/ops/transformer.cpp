@@ -100,6 +100,8 @@ namespace {
 std::int64_t checked_layers(const param_map& prm) {
   const std::int64_t layers = prm.integer("layers");
   require(layers >= 1, "params/layers", "must be >= 1, got " + std::to_string(layers));
+  // Checked before the input list (42 weight tensors a layer) is built.
+  require(layers <= max_layers, "params/layers", "at most " + std::to_string(max_layers) + ", got " + std::to_string(layers));
   return layers;
 }
 

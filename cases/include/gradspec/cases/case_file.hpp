@@ -40,9 +40,15 @@ struct case_file {
   std::vector<test_case> cases;
 };
 
-// Reads and validates a case or spec file (format, required keys, known op, params, tensor
-// shapes and values, unique ids). Every error is bad_input naming the file and the JSON path.
+// MPFR working precisions a file may record (generator.precision_bits) or a user may ask for (--bits).
+inline constexpr std::int64_t min_precision_bits = 24, max_precision_bits = 1 << 16;
+
+// Reads and validates a case or spec file (format, header, required keys, known op, params, tensor
+// shapes and values, unique ids; `expected`, where present, against the shapes the op produces).
+// Every error is bad_input naming the file and the JSON path.
 case_file read_case_file(const std::string& path);
+// The same, and every case must carry `expected` (check, run: a spec file is refused).
+case_file read_golden_file(const std::string& path);
 case_file parse_case_file(const json& doc, const std::string& path);
 
 raw_tensor parse_tensor(const json& value, const std::string& path);

@@ -14,8 +14,8 @@
 namespace gradspec::cases {
 
 // Largest size a generated tensor may have (values, all inputs together); beyond is bad input.
-inline constexpr std::int64_t max_generated_values = 1 << 24;
-inline constexpr std::int64_t max_dimension = 1 << 20;
+inline constexpr std::int64_t max_generated_values = reference::max_case_values;
+inline constexpr std::int64_t max_dimension = reference::max_dimension;
 
 struct shape_key {
   std::string name;

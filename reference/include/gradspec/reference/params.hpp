@@ -12,6 +12,13 @@
 
 namespace gradspec::reference {
 
+// Sizes the reference accepts (the same as `gen --op`): at most 2^24 values in a tensor a param sizes
+// (positional_encoding's length · d_model), 2^20 along any dimension, and max_layers layers. Beyond
+// that is bad input, refused before anything is allocated.
+inline constexpr std::int64_t max_case_values = 1 << 24;
+inline constexpr std::int64_t max_dimension = 1 << 20;
+inline constexpr std::int64_t max_layers = 4096; // each brings 42 weight tensors (transformer)
+
 // What JSON gave: the kind and, for numbers, the original text.
 struct param_value {
   enum class kind { null, boolean, integer, number, string };

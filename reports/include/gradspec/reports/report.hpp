@@ -9,8 +9,10 @@
 
 namespace gradspec::reports {
 
-// Writes DIR/report.md and DIR/digits.svg (and DIR/digits.dat, the plotted data). Throws bad_input
-// for unreadable summaries; std::runtime_error when gnuplot cannot be run.
+// Writes DIR/report.md, DIR/digits.svg and DIR/digits.dat (the plotted data), all or none: they are
+// made in a private folder inside DIR and renamed into place. Throws bad_input (file + JSON path)
+// for summaries that are unreadable, malformed or judge no case, and for a DIR (or file in it) that
+// cannot be written; std::runtime_error when gnuplot cannot be run.
 void write_report(const std::vector<std::string>& summaries, const std::string& dir);
 
 } // namespace gradspec::reports

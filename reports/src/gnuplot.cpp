@@ -1,0 +1,55 @@
+#include "gnuplot.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gradspec::reports {
+
+void run_gnuplot(const std::string& dir, const std::string& script) {
+  int in[2];
+  if (::pipe(in) != 0) throw std::runtime_error(std::string("cannot create a pipe for gnuplot: ") + std::strerror(errno));
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    throw std::runtime_error("cannot start gnuplot (fork failed)");
+  }
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::close(in[0]);
+    ::close(in[1]);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 1); // gnuplot's stdout carries nothing we want; errors stay on stderr
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    ::execlp("gnuplot", "gnuplot", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  // A gnuplot that dies early must not kill us with SIGPIPE.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &previous);
+  std::size_t sent = 0;
+  while (sent < script.size()) {
+    const ssize_t n = ::write(in[1], script.data() + sent, script.size() - sent);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  ::close(in[1]);
+  ::sigaction(SIGPIPE, &previous, nullptr);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) throw std::runtime_error("cannot run gnuplot (is gnuplot installed?)");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("gnuplot failed to draw the plot");
+}
+
+} // namespace gradspec::reports

@@ -1,0 +1,13 @@
+// Running gnuplot without a shell: the script goes to its standard input and it runs inside `dir`,
+// so scripts name their files relatively and no user-given path ever becomes command text.
+#pragma once
+
+#include <string>
+
+namespace gradspec::reports {
+
+// Runs `gnuplot` in folder `dir` with `script` on stdin; throws std::runtime_error when gnuplot
+// cannot be started or exits with an error.
+void run_gnuplot(const std::string& dir, const std::string& script);
+
+} // namespace gradspec::reports
