@@ -52,7 +52,7 @@ int run(const options& o) {
         r.error = e.what();
         return r;
       }
-      return adapter->ask(c.id, checkers::request_line(c, "float64"));
+      return adapter->ask(c.id, checkers::request_line(c, "float64"), checkers::reply_limit(c));
     };
   }
   const unsigned saved = reference::precision_bits();
@@ -100,7 +100,7 @@ verb gradcheck_verb() {
             app.add_option("--builtin", o->builtin, "check a built-in candidate (armadillo-f64)");
             app.add_option("--samples", o->samples, "elements checked per input (evenly spaced)")->check(CLI::Range(1, 1 << 30));
             app.add_option("--min-digits", o->min_digits, "agreement required (default 30 for the reference, 4 for a candidate in float64)");
-            app.add_option("--timeout", o->timeout, "seconds per adapter request")->check(CLI::PositiveNumber);
+            app.add_option("--timeout", o->timeout, "seconds per adapter request")->check(timeout_seconds());
             app.add_option("--json", o->json_path, "write a machine-readable summary here");
             o->precision.add(app);
             return std::function<int()>([o] { return run(*o); });

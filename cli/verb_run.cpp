@@ -133,7 +133,7 @@ int run(const options& o) {
       } else {
         try {
           adapter->start();
-          r = adapter->ask(c.id, checkers::request_line(c, p.dtype));
+          r = adapter->ask(c.id, checkers::request_line(c, p.dtype), checkers::reply_limit(c));
         } catch (const std::runtime_error& e) {
           r.id = c.id;
           r.error = e.what();
@@ -165,11 +165,12 @@ verb run_verb() {
   return {"run", "drive an implementation through the adapter protocol, then check it", [](CLI::App& app) {
             auto o = std::make_shared<options>();
             app.add_option("--suite", o->suite, "golden case file or folder")->required();
-            app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
-            app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: armadillo-f64, armadillo-f32");
-            app.add_option("--timeout", o->timeout, "seconds per case (and for the handshake)")->check(CLI::PositiveNumber);
+            auto* adapter = app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
+            auto* builtin = app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: armadillo-f64, armadillo-f32");
+            app.add_option("--timeout", o->timeout, "seconds per case (and for the handshake)")->check(timeout_seconds());
             app.add_option("--results", o->results, "also write the candidate's results here (gradspec-results/1)");
-            app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter");
+            app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter")
+                ->excludes(adapter)->excludes(builtin);
             app.add_option("--adapter-log", o->log, "append the adapter's stderr here (default: passed through)");
             o->check.add(app);
             return std::function<int()>([o] { return run(*o); });

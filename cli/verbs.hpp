@@ -35,4 +35,15 @@ struct precision_option {
   }
 };
 
+// --timeout SECONDS: finite, > 0 and at most 1e6 (CLI::PositiveNumber lets nan and 1e300 through).
+inline CLI::Validator timeout_seconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v) || !(v > 0 && v <= 1e6)) return "expected seconds in (0, 1e6], got " + text;
+        return {};
+      },
+      "SECONDS");
+}
+
 } // namespace gradspec::cli
