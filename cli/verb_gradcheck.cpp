@@ -109,9 +109,10 @@ int run_candidate(options o) {
 
   std::map<std::string, int> counts{{"pass", 0}, {"fail", 0}, {"inconclusive", 0}, {"skipped", 0}, {"error", 0}};
   cases::json findings = cases::json::array();
-  std::cout << fmt::format("gradspec gradcheck: {} in {}, {} random directions (and each element of inputs of at most {}), "
-                           "fail above {} x the estimate\n",
-                           who, o.dtype, o.candidate.directions, o.candidate.per_element, o.candidate.margin);
+  std::cout << fmt::format("gradspec gradcheck: {} in {}, {} random directions and up to {} single elements of inputs of at "
+                           "most {} per case; fail above {} x the estimate\n",
+                           who, o.dtype, o.candidate.directions, o.candidate.max_element_directions, o.candidate.per_element,
+                           o.candidate.margin);
   for (const auto& file : case_files_under(o.cases_path)) {
     for (const auto& c : cases::read_case_file(file).cases) {
       checkers::candidate_gradcheck_result r;
@@ -159,6 +160,7 @@ int run_candidate(options o) {
                         {"implementation", who},
                         {"dtype", o.dtype},
                         {"method", {{"directions", o.candidate.directions}, {"per_element", o.candidate.per_element},
+                                    {"max_element_directions", o.candidate.max_element_directions},
                                     {"margin", o.candidate.margin}}},
                         {"cases", findings},
                         {"summary", {{"pass", counts["pass"]}, {"fail", counts["fail"]}, {"inconclusive", counts["inconclusive"]},
@@ -188,6 +190,9 @@ verb gradcheck_verb() {
                 ->check(CLI::Range(0u, 1000u));
             app.add_option("--per-element", o->candidate.per_element,
                            "candidate: inputs of at most this many elements are also moved one element at a time (default 16; 0: never)")
+                ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+            app.add_option("--element-directions", o->candidate.max_element_directions,
+                           "candidate: at most this many single elements per case (default 16)")
                 ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
             app.add_option("--margin", o->candidate.margin, "candidate: fail above this multiple of the error estimate (default 10)")
                 ->check(CLI::Range(1.0, 1e6));

@@ -152,7 +152,7 @@ void choose_steps(input_data& in, const shape_t& shape, double eps, bool f32) {
     // One ulp of the row's largest value in the dtype.
     const double ulp = f32 ? static_cast<double>(std::nextafter(static_cast<float>(mag), INFINITY) - static_cast<float>(mag))
                            : std::nextafter(mag, INFINITY) - mag;
-    const double s = std::max(scale * std::cbrt(eps * kappa), 4096 * ulp);
+    const double s = std::max(scale * std::cbrt(eps * kappa), 16 * ulp);
     for (std::size_t i = from; i < to; ++i)
       if (std::isfinite(in.x[i])) {
         in.step[i] = s;
@@ -254,15 +254,19 @@ public:
       }
       out.push_back(std::move(d));
     }
-    for (std::size_t k = 0; k < inputs_.size(); ++k) {
-      if (inputs_[k].x.size() > o_.per_element) continue;
-      for (std::size_t i = 0; i < inputs_[k].x.size(); ++i) {
-        if (inputs_[k].step[i] == 0) continue;
-        direction d{inputs_[k].name + "[" + std::to_string(i) + "]", {}};
-        for (const auto& in : inputs_) d.u.emplace_back(in.x.size(), 0.0);
-        d.u[k][i] = 1;
-        out.push_back(std::move(d));
-      }
+    // Elements of small inputs, at most max_element_directions of them (evenly spaced).
+    std::vector<std::pair<std::size_t, std::size_t>> elements;
+    for (std::size_t k = 0; k < inputs_.size(); ++k)
+      if (inputs_[k].x.size() <= o_.per_element)
+        for (std::size_t i = 0; i < inputs_[k].x.size(); ++i)
+          if (inputs_[k].step[i] != 0) elements.emplace_back(k, i);
+    const std::size_t m = std::min(elements.size(), o_.max_element_directions);
+    for (std::size_t j = 0; j < m; ++j) {
+      const auto [k, i] = elements[j * elements.size() / m];
+      direction d{inputs_[k].name + "[" + std::to_string(i) + "]", {}};
+      for (const auto& in : inputs_) d.u.emplace_back(in.x.size(), 0.0);
+      d.u[k][i] = 1;
+      out.push_back(std::move(d));
     }
     return out;
   }
@@ -282,14 +286,18 @@ public:
           return r;
         }
     // Direction-only terms: the gradient's own rounding, the floor, the scale of the claim.
-    long double grad_terms = 0, sq = 0;
+    long double grad_terms = 0, sq = 0, length_sq = 0;
     for (std::size_t k = 0; k < inputs_.size(); ++k)
       for (std::size_t i = 0; i < d.u[k].size(); ++i) {
-        const long double gv = std::fabs(static_cast<long double>(inputs_[k].grad[i]) * inputs_[k].step[i] * d.u[k][i]);
+        const long double v = static_cast<long double>(inputs_[k].step[i]) * d.u[k][i];
+        const long double gv = std::fabs(inputs_[k].grad[i] * v);
         grad_terms += inputs_[k].kappa[i] * gv;
         sq += gv * gv;
+        length_sq += v * v;
       }
     const double scale = static_cast<double>(std::sqrt(sq));
+    // Reported derivatives are per unit length of v (for a single element: dL/dx_i itself).
+    const double length = length_sq > 0 ? static_cast<double>(std::sqrt(length_sq)) : 1;
     const double fixed = 16 * eps_ * static_cast<double>(grad_terms) + std::sqrt(eps_) / o_.margin * scale;
 
     std::map<int, level> levels; // by k, t = 2^-k
@@ -337,9 +345,9 @@ public:
     }
     direction_outcome r;
     r.units = best->units;
-    r.estimate = best->estimate;
-    r.fd = best->fd;
-    r.claimed = best->claimed;
+    r.estimate = best->estimate / length;
+    r.fd = best->fd / length;
+    r.claimed = best->claimed / length;
     r.t = best->t;
     if (best->pattern_changed) {
       r.verdict = "inconclusive";

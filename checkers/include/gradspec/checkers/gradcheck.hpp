@@ -31,7 +31,7 @@ gradcheck_result reference_gradcheck(const reference::op_info& op, const referen
 //
 // Directional differences: for a direction v (v_i = s_i·u_i over every real differentiable input
 // element at once, s_i the element's step, u_i in ±[1/2, 1] from a hash of the case id; plus
-// v = s_i·e_i for each element of small inputs) the candidate is asked for L at x ± t·v, each moved
+// v = s_i·e_i for elements of small inputs) the candidate is asked for L at x ± t·v, each moved
 // value rounded to the dtype, at t = 1, 1/2, 1/4. With a, b the displacements actually sent
 // (x+ - x, x - x-), the claimed change is <g, a + b> and the mismatch per unit t is
 //     e(t) = (L(x+) - L(x-) - <g, a + b>) / 2t,
@@ -51,13 +51,14 @@ gradcheck_result reference_gradcheck(const reference::op_info& op, const referen
 //
 // Step of an element: s = c·cbrt(eps·κ), with c the spread (max - min) of its row (last axis), else
 // of its tensor, else max|x| of the tensor, else 1, and κ = max(1, max|x| of the row / c); at least
-// 4096 ulps of the row's largest value, so that t = 1/256 still moves it. A row 1e8 + k/1024 gets a
-// step far below its spread; a row [-640, 640] a step well below 1 in float64.
+// 16 ulps of the row's largest value (the differences really sent are what count). A row
+// 1e8 + k/1024 gets a step far below its spread; a row [-640, 640] a step well below 1 in float64.
 
 struct candidate_gradcheck_options {
   std::string dtype = "float64"; // "float64" or "float32": moved inputs are rounded to it, eps is its
   unsigned directions = 3;       // random directions over all differentiable inputs together
-  std::size_t per_element = 16;  // inputs of at most this many elements are also moved one element at a time
+  std::size_t per_element = 16;  // inputs of at most this many elements are also moved one element at a time,
+  std::size_t max_element_directions = 16; // at most this many elements per case (evenly spaced)
   double margin = 10;            // a direction fails when its mismatch exceeds margin × its estimate
 };
 
@@ -68,8 +69,10 @@ struct candidate_gradcheck_result {
   std::string verdict = "pass";
   std::string reason;         // skipped / error / fail / inconclusive: why, in one line
   double worst_units = 0;     // largest |E| / A over the directions (inf for a NaN/Inf gradient)
-  double worst_estimate = 0;  // A of that direction
-  double worst_fd = 0, worst_claimed = 0; // directional derivatives per unit t there (fd extrapolated)
+  // At that direction, per unit length of v (for a single element: dL/dx_i): A, the extrapolated
+  // finite difference and the claimed <g, v>.
+  double worst_estimate = 0;
+  double worst_fd = 0, worst_claimed = 0;
   std::string worst;          // that direction: which, step, the numbers
   std::size_t directions = 0, evaluations = 0; // directions judged; calls of the candidate
   std::size_t passed = 0, failed = 0, inconclusive = 0; // directions
