@@ -128,12 +128,14 @@ int run_candidate(options o) {
       }
       counts[r.verdict]++;
       const bool judged = r.verdict == "pass" || r.verdict == "fail" || r.verdict == "inconclusive";
-      std::cout << fmt::format("{:<12} {:<52} {}\n", r.verdict, c.id,
+      std::cout << fmt::format("{:<12} {:<52} {}{}\n", r.verdict, c.id,
                                judged ? fmt::format("{:>3} directions {:>9.3g} x estimate{}", r.directions, r.worst_units,
                                                     r.reason.empty() ? "" : "  " + r.reason)
-                                      : r.reason);
+                                      : r.reason,
+                               r.rounded_inputs ? "  (inputs rounded to " + o.dtype + ")" : "");
       cases::json f = {{"id", c.id}, {"op", c.op}, {"verdict", r.verdict}};
       if (!r.reason.empty()) f["reason"] = r.reason;
+      if (r.rounded_inputs) f["rounded_inputs"] = true;
       if (judged) {
         f["directions"] = r.directions;
         f["directions_passed"] = r.passed;
@@ -161,7 +163,7 @@ int run_candidate(options o) {
                         {"dtype", o.dtype},
                         {"method", {{"directions", o.candidate.directions}, {"per_element", o.candidate.per_element},
                                     {"max_element_directions", o.candidate.max_element_directions},
-                                    {"margin", o.candidate.margin}}},
+                                    {"margin", o.candidate.margin}, {"round_inputs", o.candidate.round_inputs}}},
                         {"cases", findings},
                         {"summary", {{"pass", counts["pass"]}, {"fail", counts["fail"]}, {"inconclusive", counts["inconclusive"]},
                                      {"skipped", counts["skipped"]}, {"error", counts["error"]}}}}));
@@ -194,6 +196,9 @@ verb gradcheck_verb() {
             app.add_option("--element-directions", o->candidate.max_element_directions,
                            "candidate: at most this many single elements per case (default 16)")
                 ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+            app.add_flag("--round-inputs", o->candidate.round_inputs,
+                         "candidate: check cases whose inputs are not exact in the dtype at the inputs rounded to it "
+                         "(default: skip them)");
             app.add_option("--margin", o->candidate.margin, "candidate: fail above this multiple of the error estimate (default 10)")
                 ->check(CLI::Range(1.0, 1e6));
             app.add_option("--samples", o->samples, "reference: elements checked per input (evenly spaced)")->check(CLI::Range(1, 1 << 30));

@@ -362,6 +362,20 @@ BOOST_AUTO_TEST_CASE(a_nan_or_inf_gradient_always_fails) {
   }
 }
 
+// A forward that is NaN itself (PyTorch 1.13 on a NaN in a masked value) cannot be differenced: its
+// NaN gradient is not judged wrong, and not passed either.
+BOOST_AUTO_TEST_CASE(a_nan_gradient_of_a_nan_forward_is_inconclusive) {
+  candidate_fn all_nan = [](const cases::test_case& c) {
+    auto r = cube<double>()(c);
+    for (auto& v : r.tensors["outputs.y"].values) v = std::numeric_limits<double>::quiet_NaN();
+    for (auto& v : r.tensors["gradients.x"].values) v = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  };
+  const auto r = candidate_gradcheck(cube_case(), all_nan);
+  BOOST_TEST(r.verdict == "inconclusive", r.reason);
+  BOOST_TEST(r.failed == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(an_exactly_zero_gradient_passes_and_a_wrong_one_fails) {
   const auto c = make_case(std::string(R"({"id": "shift", "op": "linear", "params": {},
     "inputs": {"x": {"shape": [2, 3], "values": [0.5, -1.25, 2, 0.75, 3, -0.375]},

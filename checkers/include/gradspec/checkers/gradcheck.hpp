@@ -60,6 +60,9 @@ struct candidate_gradcheck_options {
   std::size_t per_element = 16;  // inputs of at most this many elements are also moved one element at a time,
   std::size_t max_element_directions = 16; // at most this many elements per case (evenly spaced)
   double margin = 10;            // a direction fails when its mismatch exceeds margin × its estimate
+  // A case whose inputs or cotangents are not exact in the dtype is skipped, or (round_inputs)
+  // checked at its values rounded to the dtype: the check needs no golden value, only one point.
+  bool round_inputs = false;
 };
 
 // Directions and the case are judged pass, fail, inconclusive; a case is also skipped (inputs not
@@ -68,6 +71,7 @@ struct candidate_gradcheck_options {
 struct candidate_gradcheck_result {
   std::string verdict = "pass";
   std::string reason;         // skipped / error / fail / inconclusive: why, in one line
+  bool rounded_inputs = false; // checked at inputs rounded to the dtype (round_inputs)
   double worst_units = 0;     // largest |E| / A over the directions (inf for a NaN/Inf gradient)
   // At that direction, per unit length of v (for a single element: dL/dx_i): A, the extrapolated
   // finite difference and the claimed <g, v>.
