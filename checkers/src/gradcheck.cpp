@@ -208,11 +208,11 @@ public:
     }
     bool pattern_changed = false;
     L0_ = objective(base, pattern_changed);
-    long double magnitude = 0;
+    long double magnitude = 0; // sum of squares: rounding errors of different values add up like random ones
     for (const auto& [name, w] : cot_) {
       const auto& out = base.tensors.at("outputs." + name).values;
       for (std::size_t i = 0; i < w.size(); ++i)
-        if (std::isfinite(out[i])) magnitude += std::fabs(w[i] * out[i]);
+        if (std::isfinite(out[i])) magnitude += (w[i] * out[i]) * (w[i] * out[i]);
         else if (w[i] != 0) forward_finite_ = false;
     }
     for (const auto& spec : reference::find_op(c_.op)->inputs(c_.params)) {
@@ -230,10 +230,10 @@ public:
       in.grad = git->second.values;
       choose_steps(in, it->second.shape, eps_, f32_);
       for (std::size_t i = 0; i < in.x.size(); ++i)
-        if (std::isfinite(in.x[i]) && std::isfinite(in.grad[i])) magnitude += std::fabs(in.grad[i] * in.x[i]);
+        if (std::isfinite(in.x[i]) && std::isfinite(in.grad[i])) magnitude += (in.grad[i] * in.x[i]) * (in.grad[i] * in.x[i]);
       inputs_.push_back(std::move(in));
     }
-    noise_ = 4 * eps_ * static_cast<double>(magnitude);
+    noise_ = 4 * eps_ * static_cast<double>(std::sqrt(magnitude));
     return !inputs_.empty();
   }
 

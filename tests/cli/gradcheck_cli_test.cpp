@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(json_summary_states_dtype_verdicts_and_counts_and_reruns_id
   BOOST_TEST(run_gradspec(args + s.path("a.json")).code == 1);
   BOOST_TEST(run_gradspec(args + s.path("b.json")).code == 1);
   BOOST_TEST(s.read("a.json") == s.read("b.json"));
-  const auto doc = gradspec::cases::parse_json_text(s.read("a.json"), "a.json");
+  const auto doc = gradspec::cases::json::parse(s.read("a.json")); // plain numbers (parse_json_text keeps their text)
   BOOST_TEST(doc["format"] == "gradspec-gradcheck/1");
   BOOST_TEST(doc["dtype"] == "float64");
   BOOST_TEST(doc["summary"]["fail"] == 5);

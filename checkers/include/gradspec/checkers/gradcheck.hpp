@@ -38,16 +38,18 @@ gradcheck_result reference_gradcheck(const reference::op_info& op, const referen
 // Richardson-extrapolated: E = (4·e(t/2) - e(t))/3 over the two smaller steps. The estimate of
 // what a correct candidate may show is
 //     A = noise + truncation + gradient rounding + floor
-//   noise      = 4·eps·(sum |cot|·|out| + sum |g_i|·|x_i|) per evaluation of L (rounding of the
-//                forward, and inputs perturbed by one eps: conditioning), propagated through E
+//   noise      = 4·eps·||cot ⊙ out, g ⊙ x||_2 per evaluation of L (rounding of the forward, and
+//                inputs perturbed by one eps: conditioning; independent errors add in quadrature),
+//                propagated through E
 //   truncation = |E - E'|, E' the same extrapolation one step coarser
 //   gradient   = 16·eps·sum κ_i·|g_i·v_i|, κ = max(1, max|x| / spread) of the element's row
 //   floor      = sqrt(eps) / margin · ||g ⊙ v||_2
 // A direction fails when |E| > margin·A; if t is too coarse (truncation dominates) the steps shrink
 // by 4 (up to 4 times) first. A direction whose one-sided differences do not approach each other
 // as t halves (a kink such as relu at 0, a jump) cannot fail: it is inconclusive. A NaN or Inf in
-// the claimed gradient where L is finite always fails. Exactly-zero true gradients contribute
-// nothing to either side, so they pass.
+// the claimed gradient always fails when every output with a nonzero cotangent is finite (L is the
+// sum over finite outputs; a forward with NaN/Inf outputs makes it inconclusive). Exactly-zero
+// true gradients contribute nothing to either side, so they pass.
 //
 // Step of an element: s = c·cbrt(eps·κ), with c the spread (max - min) of its row (last axis), else
 // of its tensor, else max|x| of the tensor, else 1, and κ = max(1, max|x| of the row / c); at least
