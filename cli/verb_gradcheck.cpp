@@ -1,5 +1,6 @@
 // gradspec gradcheck --cases PATH [--adapter CMD | --builtin NAME]: finite-difference gradient
-// checks, of the reference at --bits (default), or of a candidate's own forward pass in float64.
+// checks, of the reference at --bits (default), or of a candidate's own forward pass in float64 or
+// float32 (directional differences with an error estimate; checkers/gradcheck.hpp).
 #include "verbs.hpp"
 
 #include "gradspec/cases/generate.hpp"
@@ -10,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <iostream>
 #include <memory>
 
@@ -18,55 +20,31 @@ namespace gradspec::cli {
 namespace {
 
 struct options {
-  std::string cases_path, adapter, builtin, json_path;
+  std::string cases_path, adapter, builtin, json_path, dtype;
   std::size_t samples = 8;
   std::optional<double> min_digits;
   double timeout = 60;
+  checkers::candidate_gradcheck_options candidate;
   precision_option precision;
 };
 
-int run(const options& o) {
-  if (!o.adapter.empty() && !o.builtin.empty()) throw bad_input("--adapter", "give --adapter or --builtin, not both");
-  const bool reference_mode = o.adapter.empty() && o.builtin.empty();
-  const double threshold = o.min_digits.value_or(reference_mode ? 30 : 4);
-  std::function<checkers::candidate_result(const cases::test_case&)> ask;
-  std::unique_ptr<checkers::adapter_process> adapter;
-  std::string who = fmt::format("the reference at {} bits", o.precision.bits);
-  if (!o.builtin.empty()) {
-    const auto* b = checkers::find_builtin(o.builtin);
-    if (!b) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (armadillo-f64, armadillo-f32)");
-    if (b->dtype != "float64") throw bad_input("--builtin", "gradcheck differentiates in float64: use armadillo-f64");
-    ask = b->evaluate;
-    who = b->name;
-  } else if (!o.adapter.empty()) {
-    adapter = std::make_unique<checkers::adapter_process>(o.adapter, o.timeout, "");
-    const auto h = adapter->start();
-    if (!h.dtypes.count("float64")) throw bad_input("--adapter", "gradcheck needs an adapter that computes in float64");
-    who = h.implementation.name + " " + h.implementation.version + " (float64)";
-    ask = [&adapter](const cases::test_case& c) {
-      try {
-        adapter->start();
-      } catch (const std::exception& e) {
-        checkers::candidate_result r;
-        r.id = c.id;
-        r.error = e.what();
-        return r;
-      }
-      return adapter->ask(c.id, checkers::request_line(c, "float64"), checkers::reply_limit(c));
-    };
-  }
+// JSON has no Inf: a NaN/Inf gradient's disagreement is written as null.
+cases::json finite_or_null(double v) { return std::isfinite(v) ? cases::json(v) : cases::json(nullptr); }
+
+int run_reference(const options& o) {
+  const double threshold = o.min_digits.value_or(30);
   const unsigned saved = reference::precision_bits();
   reference::set_precision_bits(o.precision.bits);
   int passed = 0, failed = 0;
   cases::json findings = cases::json::array();
+  const std::string who = fmt::format("the reference at {} bits", o.precision.bits);
   std::cout << "gradspec gradcheck: " << who << ", at least " << threshold << " digits\n";
   for (const auto& file : case_files_under(o.cases_path)) {
     for (auto c : cases::read_case_file(file).cases) {
       checkers::gradcheck_result r;
       try {
         cases::complete_cotangents(c);
-        if (reference_mode) r = checkers::reference_gradcheck(*reference::find_op(c.op), cases::case_args<reference::mp_real>(c), o.samples);
-        else r = checkers::candidate_gradcheck(c, ask, o.samples);
+        r = checkers::reference_gradcheck(*reference::find_op(c.op), cases::case_args<reference::mp_real>(c), o.samples);
       } catch (const bad_input& e) {
         throw e.under(cases::case_path(c.index)).in_file(file);
       } catch (const std::exception& e) {
@@ -81,13 +59,124 @@ int run(const options& o) {
     }
   }
   reference::set_precision_bits(saved);
-  if (adapter) adapter->stop();
   std::cout << passed << " passed, " << failed << " failed\n";
   if (!o.json_path.empty())
-    cases::write_file_atomically(o.json_path, cases::to_text({{"format", "gradspec-gradcheck/1"}, {"implementation", who},
-                                                              {"min_digits", threshold}, {"cases", findings},
-                                                              {"summary", {{"pass", passed}, {"fail", failed}}}}));
+    cases::write_file_atomically(
+        o.json_path, cases::to_text({{"format", "gradspec-gradcheck/1"}, {"implementation", who}, {"min_digits", threshold},
+                                     {"cases", findings},
+                                     {"summary", {{"pass", passed}, {"fail", failed}, {"inconclusive", 0}, {"skipped", 0}, {"error", 0}}}}));
   return failed ? 1 : 0;
+}
+
+int run_candidate(options o) {
+  if (o.min_digits) throw bad_input("--min-digits", "applies to the reference only; a candidate is judged against an error estimate (--margin)");
+  std::function<checkers::candidate_result(const cases::test_case&)> ask;
+  std::unique_ptr<checkers::adapter_process> adapter;
+  std::set<std::string> ops;
+  std::string who;
+  if (!o.builtin.empty()) {
+    const auto* b = checkers::find_builtin(o.builtin);
+    if (!b) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (armadillo-f64, armadillo-f32)");
+    if (o.dtype.empty()) o.dtype = b->dtype;
+    if (o.dtype != b->dtype) throw bad_input("--dtype", b->name + " computes in " + b->dtype + ", not " + o.dtype);
+    ask = b->evaluate;
+    ops = b->ops;
+    who = b->name + " (" + b->version + ")";
+  } else {
+    adapter = std::make_unique<checkers::adapter_process>(o.adapter, o.timeout, "");
+    const auto h = adapter->start();
+    if (o.dtype.empty()) o.dtype = h.dtypes.count("float64") ? "float64" : "float32";
+    if (!h.dtypes.count(o.dtype))
+      throw bad_input("--dtype", h.implementation.name + " does not compute in " + o.dtype + " (gradcheck needs float64 or float32)");
+    ops = h.ops;
+    who = h.implementation.name + " " + h.implementation.version;
+    const std::string dtype = o.dtype;
+    ask = [&adapter, dtype](const cases::test_case& c) {
+      try {
+        adapter->start();
+      } catch (const std::exception& e) {
+        checkers::candidate_result r;
+        r.id = c.id;
+        r.error = e.what();
+        return r;
+      }
+      return adapter->ask(c.id, checkers::request_line(c, dtype));
+    };
+  }
+  if (o.dtype != "float64" && o.dtype != "float32")
+    throw bad_input("--dtype", "gradcheck differentiates in float64 or float32, not " + o.dtype);
+  o.candidate.dtype = o.dtype;
+
+  std::map<std::string, int> counts{{"pass", 0}, {"fail", 0}, {"inconclusive", 0}, {"skipped", 0}, {"error", 0}};
+  cases::json findings = cases::json::array();
+  std::cout << fmt::format("gradspec gradcheck: {} in {}, {} random directions and up to {} single elements of inputs of at "
+                           "most {} per case; fail above {} x the estimate\n",
+                           who, o.dtype, o.candidate.directions, o.candidate.max_element_directions, o.candidate.per_element,
+                           o.candidate.margin);
+  for (const auto& file : case_files_under(o.cases_path)) {
+    for (const auto& c : cases::read_case_file(file).cases) {
+      checkers::candidate_gradcheck_result r;
+      if (!ops.count(c.op)) {
+        r.verdict = "skipped";
+        r.reason = "op not supported by the candidate";
+      } else {
+        try {
+          r = checkers::candidate_gradcheck(c, ask, o.candidate);
+        } catch (const bad_input& e) {
+          throw e.under(cases::case_path(c.index)).in_file(file);
+        }
+      }
+      counts[r.verdict]++;
+      const bool judged = r.verdict == "pass" || r.verdict == "fail" || r.verdict == "inconclusive";
+      std::cout << fmt::format("{:<12} {:<52} {}{}\n", r.verdict, c.id,
+                               judged ? fmt::format("{:>3} directions {:>9.3g} x estimate{}", r.directions, r.worst_units,
+                                                    r.reason.empty() ? "" : "  " + r.reason)
+                                      : r.reason,
+                               r.rounded_inputs ? "  (inputs rounded to " + o.dtype + ")" : "");
+      cases::json f = {{"id", c.id}, {"op", c.op}, {"verdict", r.verdict}};
+      if (!r.reason.empty()) f["reason"] = r.reason;
+      if (r.rounded_inputs) f["rounded_inputs"] = true;
+      if (judged) {
+        f["directions"] = r.directions;
+        f["directions_passed"] = r.passed;
+        f["directions_failed"] = r.failed;
+        f["directions_inconclusive"] = r.inconclusive;
+        f["evaluations"] = r.evaluations;
+        f["worst_units"] = finite_or_null(r.worst_units);
+        f["estimate"] = r.worst_estimate;
+        f["finite_difference"] = r.worst_fd;
+        f["claimed"] = finite_or_null(r.worst_claimed);
+        f["worst"] = r.worst;
+      }
+      findings.push_back(f);
+    }
+  }
+  if (adapter) adapter->stop();
+  std::cout << fmt::format("{} passed, {} failed, {} inconclusive, {} skipped{}\n", counts["pass"], counts["fail"],
+                           counts["inconclusive"], counts["skipped"],
+                           counts["error"] ? fmt::format(", {} errors", counts["error"]) : std::string());
+  if (!o.json_path.empty())
+    cases::write_file_atomically(
+        o.json_path,
+        cases::to_text({{"format", "gradspec-gradcheck/1"},
+                        {"implementation", who},
+                        {"dtype", o.dtype},
+                        {"method", {{"directions", o.candidate.directions}, {"per_element", o.candidate.per_element},
+                                    {"max_element_directions", o.candidate.max_element_directions},
+                                    {"margin", o.candidate.margin}, {"round_inputs", o.candidate.round_inputs}}},
+                        {"cases", findings},
+                        {"summary", {{"pass", counts["pass"]}, {"fail", counts["fail"]}, {"inconclusive", counts["inconclusive"]},
+                                     {"skipped", counts["skipped"]}, {"error", counts["error"]}}}}));
+  return counts["fail"] || counts["error"] ? 1 : 0;
+}
+
+int run(const options& o) {
+  if (!o.adapter.empty() && !o.builtin.empty()) throw bad_input("--adapter", "give --adapter or --builtin, not both");
+  if (o.adapter.empty() && o.builtin.empty()) {
+    if (!o.dtype.empty()) throw bad_input("--dtype", "applies to a candidate (--adapter or --builtin)");
+    return run_reference(o);
+  }
+  return run_candidate(o);
 }
 
 } // namespace
@@ -96,10 +185,24 @@ verb gradcheck_verb() {
   return {"gradcheck", "finite-difference gradient check of the reference, or of a candidate's own forward", [](CLI::App& app) {
             auto o = std::make_shared<options>();
             app.add_option("--cases", o->cases_path, "case or spec file, or a folder of them")->required();
-            app.add_option("--adapter", o->adapter, "check this adapter's gradients against its own forward (float64)");
-            app.add_option("--builtin", o->builtin, "check a built-in candidate (armadillo-f64)");
-            app.add_option("--samples", o->samples, "elements checked per input (evenly spaced)")->check(CLI::Range(1, 1 << 30));
-            app.add_option("--min-digits", o->min_digits, "agreement required (default 30 for the reference, 4 for a candidate in float64)");
+            app.add_option("--adapter", o->adapter, "check this adapter's gradients against its own forward");
+            app.add_option("--builtin", o->builtin, "check a built-in candidate (armadillo-f64, armadillo-f32)");
+            app.add_option("--dtype", o->dtype, "candidate: float64 or float32 (default float64 when the candidate has it)");
+            app.add_option("--directions", o->candidate.directions, "candidate: random directions per case (default 3)")
+                ->check(CLI::Range(0u, 1000u));
+            app.add_option("--per-element", o->candidate.per_element,
+                           "candidate: inputs of at most this many elements are also moved one element at a time (default 16; 0: never)")
+                ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+            app.add_option("--element-directions", o->candidate.max_element_directions,
+                           "candidate: at most this many single elements per case (default 16)")
+                ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+            app.add_flag("--round-inputs", o->candidate.round_inputs,
+                         "candidate: check cases whose inputs are not exact in the dtype at the inputs rounded to it "
+                         "(default: skip them)");
+            app.add_option("--margin", o->candidate.margin, "candidate: fail above this multiple of the error estimate (default 10)")
+                ->check(CLI::Range(1.0, 1e6));
+            app.add_option("--samples", o->samples, "reference: elements checked per input (evenly spaced)")->check(CLI::Range(1, 1 << 30));
+            app.add_option("--min-digits", o->min_digits, "reference: agreement required (default 30)");
             app.add_option("--timeout", o->timeout, "seconds per adapter request")->check(timeout_seconds());
             app.add_option("--json", o->json_path, "write a machine-readable summary here");
             o->precision.add(app);
