@@ -53,7 +53,7 @@ candidate_result parse_response(const json& r, const std::string& path) {
   if (!r.contains("id") || !r["id"].is_string() || cases::is_raw_number(r["id"])) throw bad_input(path + "/id", "missing or not a string");
   out.id = r["id"].get<std::string>();
   if (r.contains("error")) {
-    out.error = r["error"].is_string() ? r["error"].get<std::string>() : r["error"].dump();
+    out.error = r["error"].is_string() ? r["error"].get<std::string>() : cases::display(r["error"]); // hardening: raw numbers as text
     return out;
   }
   for (const char* group : {"outputs", "gradients", "intermediates"}) {

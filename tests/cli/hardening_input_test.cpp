@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using gradspec::cases::json;
@@ -28,6 +29,19 @@ std::string quote(const std::string& text) {
 }
 
 run_result run(const std::string& args) { return gradspec::testing::run_gradspec(args); }
+
+// With environment `env` and at most 4 GiB of address space, so that a regression (reading
+// /dev/zero forever, allocating a 10^10-value tensor) fails the test instead of the machine.
+run_result run_bounded(const std::string& args, const std::string& env = "") {
+  const std::string command = std::string("cd ") + GRADSPEC_SOURCE_DIR + " && ulimit -v 4194304 && " + env + " " + GRADSPEC_BINARY +
+                              " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
 
 struct scratch {
   fs::path dir = fs::temp_directory_path() / ("gradspec_hardening_" + std::to_string(::getpid()));
@@ -397,7 +411,11 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_2_naming_the_option) {
   BOOST_TEST(r.code == 2, r.output);
   BOOST_TEST(fs::is_symlink(s.path("link.json")));
   BOOST_TEST(!fs::exists(s.path("target.json")));
-  BOOST_TEST(run("gen --quiet --op relu --out /dev/null").code == 2);
+  // Not a regular file: a FIFO here stands for a device (never /dev/null: a binary without the fix
+  // would rename a file over it).
+  BOOST_REQUIRE(::mkfifo(s.path("fifo").c_str(), 0600) == 0);
+  BOOST_TEST(run("gen --quiet --op relu --out " + s.path("fifo")).code == 2);
+  BOOST_TEST(fs::is_fifo(s.path("fifo")));
   BOOST_TEST(run("gen --quiet --op relu --out " + s.path("missing/out.json")).code == 2);
   // A bad handshake is bad input from --adapter.
   const std::string adapter = s.write("adapter.py", R"(print('{"adapter": "gradspec-adapter/1", "implementation": {"name": 5}, "dtypes": ["float64"], "ops": ["relu"]}', flush=True))");
@@ -408,25 +426,18 @@ BOOST_AUTO_TEST_CASE(bad_options_exit_2_naming_the_option) {
 
 BOOST_AUTO_TEST_CASE(sizes_and_devices_are_bounded) {
   scratch s;
-  auto r = run("gen --quiet --from /dev/zero --out " + s.path("out.json"));
+  auto r = run_bounded("gen --quiet --from /dev/zero --out " + s.path("out.json"));
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.output.find("/dev/zero: not a regular file") != std::string::npos, r.output);
   const std::string golden = source("cases/standard/relu.json");
-  r = run("check --quiet --cases " + golden + " --results /dev/zero");
+  r = run_bounded("check --quiet --cases " + golden + " --results /dev/zero");
   BOOST_TEST(r.code == 2, r.output);
-  r = gradspec::testing::run_gradspec("gen --quiet --from " + golden + " --out " + s.path("out.json"));
-  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(run_bounded("gen --quiet --from " + golden + " --out " + s.path("out.json")).code == 0);
   fs::remove(s.path("out.json"));
   // The size limit, lowered for the test.
-  const std::string command = std::string("cd ") + GRADSPEC_SOURCE_DIR + " && GRADSPEC_MAX_INPUT_BYTES=1000 " + GRADSPEC_BINARY +
-                              " gen --quiet --from " + golden + " --out " + s.path("out.json") + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  BOOST_TEST(WEXITSTATUS(status) == 2);
-  BOOST_TEST(output.find("larger than the limit of 1000 bytes") != std::string::npos, output);
+  r = run_bounded("gen --quiet --from " + golden + " --out " + s.path("out.json"), "GRADSPEC_MAX_INPUT_BYTES=1000");
+  BOOST_TEST(r.code == 2);
+  BOOST_TEST(r.output.find("larger than the limit of 1000 bytes") != std::string::npos, r.output);
   BOOST_TEST(!fs::exists(s.path("out.json")));
 
   // Sizes from params: refused up front, naming the param.
@@ -434,7 +445,7 @@ BOOST_AUTO_TEST_CASE(sizes_and_devices_are_bounded) {
                                          std::tuple{"transformer", R"({"layers": 1000000000, "heads": 1})", "/cases/0/params/layers"}}) {
     const std::string spec = s.write("big.json", std::string(R"({"format": "gradspec-cases/1", "cases": [{"id": "big", "op": ")") + op +
                                                      "\", \"params\": " + params + ", \"inputs\": {}}]}");
-    r = run("gen --quiet --from " + spec + " --out " + s.path("out.json"));
+    r = run_bounded("gen --quiet --from " + spec + " --out " + s.path("out.json"));
     BOOST_TEST(r.code == 2, op << ": " << r.output);
     BOOST_TEST(r.output.find(spec + ": " + path) != std::string::npos, op << ": " << r.output);
   }
