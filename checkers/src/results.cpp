@@ -57,7 +57,7 @@ candidate_result parse_response(const json& r, const std::string& path) {
     out.dtype = r["dtype"].get<std::string>();
   }
   if (r.contains("error")) {
-    out.error = r["error"].is_string() ? r["error"].get<std::string>() : r["error"].dump();
+    out.error = r["error"].is_string() ? r["error"].get<std::string>() : cases::display(r["error"]); // hardening: raw numbers as text
     return out;
   }
   for (const char* group : {"outputs", "gradients", "intermediates"}) {

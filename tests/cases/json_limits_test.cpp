@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace gradspec::cases;
@@ -95,7 +96,11 @@ BOOST_AUTO_TEST_CASE(devices_folders_and_links_are_refused) {
   const std::string over_link = refusal([&] { write_file_atomically(link.string(), "x"); });
   BOOST_TEST(over_link.find("is not a regular file") != std::string::npos, over_link);
   BOOST_TEST(fs::is_symlink(link));
-  BOOST_TEST(refusal([] { write_file_atomically("/dev/null", "x"); }).find("not a regular file") != std::string::npos);
+  // A FIFO stands for a device (never /dev/null itself: without the fix it would be replaced).
+  const fs::path fifo = s.dir / "fifo";
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  BOOST_TEST(refusal([&] { write_file_atomically(fifo.string(), "x"); }).find("not a regular file") != std::string::npos);
+  BOOST_TEST(fs::is_fifo(fifo));
   // The same file under another name (a link) is still the input.
   BOOST_TEST(refusal([&] { refuse_overwriting_inputs(link.string(), "--out", {real.string()}); }).find("--out: ") == 0u);
   BOOST_TEST(refusal([&] { refuse_overwriting_inputs((s.dir / "new.json").string(), "--out", {real.string()}); }).empty());

@@ -68,6 +68,18 @@ BOOST_AUTO_TEST_CASE(skipped_and_inconclusive_cases_do_not_fail_the_run) {
   BOOST_TEST(has(r.output, "kink"), r.output);
 }
 
+// The slides' inputs (0.1, ...) are exact in no dtype: skipped, or checked at rounded inputs.
+BOOST_AUTO_TEST_CASE(inexact_inputs_are_skipped_or_rounded) {
+  auto r = run_gradspec("gradcheck --cases cases/examples/softmax.json " + zoo("none"));
+  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(has(r.output, "0 passed, 0 failed, 0 inconclusive, 1 skipped\n"), r.output);
+  BOOST_TEST(has(r.output, "inputs not exact in float64"), r.output);
+  r = run_gradspec("gradcheck --cases cases/examples/softmax.json --round-inputs --dtype float32 " + zoo("none"));
+  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(has(r.output, "1 passed, 0 failed, 0 inconclusive, 0 skipped\n"), r.output);
+  BOOST_TEST(has(r.output, "(inputs rounded to float32)"), r.output);
+}
+
 BOOST_AUTO_TEST_CASE(json_summary_states_dtype_verdicts_and_counts_and_reruns_identically) {
   scratch s;
   const std::string args = "gradcheck --cases cases/standard/softmax.json " + zoo("softmax_backward_missing_term") + " --json ";
