@@ -183,8 +183,26 @@ void check_header(const json& header) {
       if (!it.value().is_object()) throw bad_input(p, "expected {\"kind\": \"...\", \"description\": \"...\"}");
       string_value(member(it.value(), "description", p), p + "/description");
       if (it.value().contains("kind")) string_value(it.value()["kind"], p + "/kind");
+      if (it.value().contains("acceptable")) { // documented alternatives (docs/verdicts.md)
+        const json& list = it.value()["acceptable"];
+        if (!list.is_array()) throw bad_input(p + "/acceptable", "expected a list of {\"name\", \"result\", \"tensors\", \"description\"}");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          const std::string a = p + "/acceptable/" + std::to_string(i);
+          if (!list[i].is_object()) throw bad_input(a, "expected {\"name\", \"result\", \"tensors\", \"description\"}");
+          for (const char* key : {"name", "description"}) string_value(member(list[i], key, a), a + "/" + key);
+          const std::string result = string_value(member(list[i], "result", a), a + "/result");
+          if (result != "nan" && result != "zero") throw bad_input(a + "/result", "expected \"nan\" or \"zero\"");
+          const json& tensors = member(list[i], "tensors", a);
+          if (!tensors.is_array()) throw bad_input(a + "/tensors", "expected a list of tensor names");
+          for (std::size_t k = 0; k < tensors.size(); ++k) string_value(tensors[k], a + "/tensors/" + std::to_string(k));
+          for (auto k = list[i].begin(); k != list[i].end(); ++k)
+            if (k.key() != "name" && k.key() != "result" && k.key() != "tensors" && k.key() != "description")
+              throw bad_input(a + "/" + k.key(), "unknown key in an acceptable alternative (name, result, tensors, description)");
+        }
+      }
       for (auto k = it.value().begin(); k != it.value().end(); ++k)
-        if (k.key() != "kind" && k.key() != "description") throw bad_input(p + "/" + k.key(), "unknown key in a note (kind, description)");
+        if (k.key() != "kind" && k.key() != "description" && k.key() != "acceptable")
+          throw bad_input(p + "/" + k.key(), "unknown key in a note (kind, description, acceptable)");
     }
   }
 }

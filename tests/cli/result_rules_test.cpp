@@ -85,10 +85,10 @@ BOOST_AUTO_TEST_CASE(the_dtype_is_never_guessed) {
   json doc = builtin_results("cases/standard/relu.json");
   BOOST_TEST(doc["implementation"]["dtype"] == "float64");
   const auto file = temp("results.json");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   BOOST_TEST(run_gradspec("check --quiet --cases cases/standard/relu.json --results " + file).code == 0);
   doc["implementation"].erase("dtype");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   r = run_gradspec("check --cases cases/standard/relu.json --results " + file);
   BOOST_TEST(r.code == 2, r.output);
 }
@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(an_id_that_names_no_case_is_bad_input) {
   json doc = builtin_results("cases/standard/relu.json");
   doc["results"][1]["id"] = "relu/no_such_case/0";
   const auto file = temp("misnamed.json");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   auto r = run_gradspec("check --cases cases/standard/relu.json --results " + file);
   BOOST_TEST(r.code == 2, r.output);
   BOOST_TEST(r.output.find(file + ": /results/1/id") != std::string::npos, r.output);
@@ -110,7 +110,7 @@ BOOST_AUTO_TEST_CASE(a_check_that_judged_nothing_fails) {
   json doc = builtin_results("cases/standard/relu.json");
   doc["results"] = json::array();
   const auto file = temp("empty.json");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   auto r = run_gradspec("check --cases cases/standard/relu.json --results " + file);
   BOOST_TEST(r.code == 1, r.output);
   BOOST_TEST(r.output.find("no case was judged") != std::string::npos, r.output);
@@ -126,13 +126,13 @@ BOOST_AUTO_TEST_CASE(unsupported_answers_and_unlisted_ops_are_skips) {
   const std::string first = doc["results"][0]["id"];
   doc["results"][0] = {{"id", first}, {"error", "unsupported op"}};
   const auto file = temp("unsupported.json"), summary = temp("summary2.json");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   auto r = run_gradspec("check --quiet --cases cases/standard/relu.json --results " + file + " --json " + summary);
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(verdict_of(gradspec::cases::read_json_file(summary), first) == "skipped");
   // Any other error is an error.
   doc["results"][0]["error"] = "out of memory";
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   BOOST_TEST(run_gradspec("check --quiet --cases cases/standard/relu.json --results " + file).code == 1);
 
   // Offline response lines: cases of ops the handshake does not list are skipped, even with answers.
@@ -154,11 +154,11 @@ BOOST_AUTO_TEST_CASE(gradients_false_means_forward_only) {
   json doc = builtin_results("cases/standard/softmax.json");
   for (auto& result : doc["results"]) result.erase("gradients");
   const auto file = temp("forward.json");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   BOOST_TEST(run_gradspec("check --quiet --cases cases/standard/softmax.json --results " + file).code == 1);
   // ... unless the implementation declares itself forward-only.
   doc["implementation"]["gradients"] = false;
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   auto r = run_gradspec("check --quiet --cases cases/standard/softmax.json --results " + file);
   BOOST_TEST(r.code == 0, r.output);
 }
@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(acceptable_findings_are_named_and_strict_fails_them) {
         for (auto& [name, t] : tensors.items()) t["values"][4] = "nan";
   }
   const auto file = temp("plain_softmax.json"), summary = temp("summary3.json");
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   auto r = run_gradspec("check --cases cases/edge/attention.json --results " + file + " --json " + summary);
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(r.output.find("fully_masked_row/nan_from_plain_softmax") != std::string::npos, r.output);
@@ -208,16 +208,16 @@ BOOST_AUTO_TEST_CASE(acceptable_findings_are_named_and_strict_fails_them) {
   // such a flag.
   for (auto& result : doc["results"])
     if (result["id"] == "attention/fully_masked_row/4x4x4x4/0") result["outputs"]["out"]["values"][0] = 0.125;
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   BOOST_TEST(run_gradspec("check --quiet --cases cases/edge/attention.json --results " + file).code == 1);
   doc = builtin_results("cases/edge/attention.json");
   for (auto& result : doc["results"])
     if (result["id"] == "attention/fully_masked_row/4x4x4x4/0") result["outputs"]["out"]["values"][4] = "inf";
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   BOOST_TEST(run_gradspec("check --quiet --cases cases/edge/attention.json --results " + file).code == 1);
   doc = builtin_results("cases/edge/attention.json");
   doc["results"][doc["results"].size() - 1]["outputs"]["out"]["values"][0] = "nan";
-  write(file, doc.dump());
+  write(file, gradspec::cases::to_text(doc));
   BOOST_TEST(run_gradspec("check --quiet --cases cases/edge/attention.json --results " + file).code == 1);
 }
 
