@@ -11,7 +11,9 @@ cd "$(dirname "$0")/.."
 fuzz_seconds=${1:-30}
 build_dir=build-asan
 
-# Only this stage needs clang and libFuzzer (libclang-rt-16-dev); libomp-16-dev is clang's OpenMP. clang 16, not Debian's default 14: the code captures structured bindings in lambdas (C++20), which clang 14 rejects.
+# Only this stage needs clang and libFuzzer (libclang-rt-16-dev), and clang's OpenMP (libomp-16-dev).
+# clang 16, not Debian's default 14: the code captures structured bindings in lambdas (C++20), which
+# clang 14 rejects.
 packages=(clang-16 libclang-rt-16-dev libomp-16-dev)
 missing=()
 for p in "${packages[@]}"; do

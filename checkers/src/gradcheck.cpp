@@ -102,7 +102,7 @@ gradcheck_result candidate_gradcheck(const cases::test_case& c, const std::funct
       const double x = std::strtod(input.values[i].c_str(), nullptr);
       if (!std::isfinite(x)) continue;
       const double h = 1e-6 * std::max(1.0, std::fabs(x));
-      auto moved_by = [&](double delta) {
+      auto moved_by = [&, &name = name](double delta) { // clang (OpenMP) captures no structured binding
         cases::test_case m = c;
         char buf[40];
         std::snprintf(buf, sizeof buf, "%.17g", x + delta);
