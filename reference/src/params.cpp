@@ -96,7 +96,7 @@ param_value checked(const param_spec& spec, param_value v, const std::string& pa
 param_map validate_params(const std::vector<param_spec>& specs, const std::map<std::string, param_value>& given) {
   param_map out;
   for (const auto& [name, value] : given) {
-    auto it = std::find_if(specs.begin(), specs.end(), [&](const param_spec& s) { return s.name == name; });
+    auto it = std::find_if(specs.begin(), specs.end(), [&name = name](const param_spec& s) { return s.name == name; });
     if (it == specs.end()) {
       std::string list;
       for (const auto& s : specs) list += (list.empty() ? "" : ", ") + s.name;

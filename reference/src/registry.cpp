@@ -46,7 +46,7 @@ template <class T> op_result<T> evaluate(const op_info& op, const op_args<T>& ar
     if (!known(name)) throw bad_input("inputs/" + name, "unknown input for op \"" + op.name + "\"");
   if (backward)
     for (const auto& [name, t] : args.cotangents)
-      if (std::none_of(op.outputs.begin(), op.outputs.end(), [&](const output_spec& o) { return o.name == name && o.differentiable; }))
+      if (std::none_of(op.outputs.begin(), op.outputs.end(), [&, &name = name](const output_spec& o) { return o.name == name && o.differentiable; }))
         throw bad_input("cotangents/" + name, "not a differentiable output of op \"" + op.name + "\"");
   return evaluator<T>(op)(args, backward);
 }

@@ -15,4 +15,8 @@ namespace gradspec::reports {
 // cannot be written; std::runtime_error when gnuplot cannot be run.
 void write_report(const std::vector<std::string>& summaries, const std::string& dir);
 
+// Reads and checks one summary exactly as write_report does, writing nothing; throws what
+// write_report throws for it. The entry point of the fuzz target (fuzz/fuzz_summary.cpp).
+void read_summary(const std::string& path);
+
 } // namespace gradspec::reports

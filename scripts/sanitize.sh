@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The sanitizer and fuzz stage (CI runs it after scripts/test.sh): a second build (build-asan) with
+# clang, AddressSanitizer and UndefinedBehaviorSanitizer (any UB report fails), the test suite once
+# under them, then each libFuzzer target in fuzz/ for a bounded time over its committed corpus.
+# Usage: scripts/sanitize.sh [seconds per fuzz target]   (default 30; 0 replays the corpora only)
+# A fuzzer that finds a crash fails the stage and prints the reproducer's path (under
+# build-asan/fuzz-findings/); rerun it with `build-asan/fuzz/fuzz_X PATH`, and commit it to
+# fuzz/corpus/fuzz_X/ with the fix.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzz_seconds=${1:-30}
+build_dir=build-asan
+
+# Only this stage needs clang and libFuzzer (libclang-rt-16-dev), and clang's OpenMP (libomp-16-dev).
+# clang 16, not Debian's default 14: the code captures structured bindings in lambdas (C++20), which
+# clang 14 rejects.
+packages=(clang-16 libclang-rt-16-dev libomp-16-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "sanitize: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+stage_start=$SECONDS
+stamp() { echo "sanitize: $1 took $((SECONDS - $2)) s"; }
+
+# -O1 keeps the build and the MPFR-heavy tests affordable on 2 cores; asserts stay on (no NDEBUG).
+sanitizers="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+t=$SECONDS
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Sanitize -DGRADSPEC_FUZZ=ON \
+  -DCMAKE_CXX_COMPILER=clang++-16 \
+  -DCMAKE_CXX_FLAGS="-O1 -g -fno-omit-frame-pointer $sanitizers" \
+  -DCMAKE_EXE_LINKER_FLAGS="$sanitizers" >/dev/null
+cmake --build "$build_dir" -j "$(nproc)" --target gradspec reference_tests cases_tests checkers_tests cli_tests \
+  fuzz_case_file fuzz_results fuzz_summary fuzz_adapter_lines
+stamp "sanitizer build" "$t"
+
+# Leak checking is on (ASan's default); halt_on_error makes any report fail the test that caused it.
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# The Python-only tests (no gradspec code runs in them) are left out: nothing to sanitize.
+t=$SECONDS
+ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -E '^(adapters/pytorch_selftest|zoo/selftest)$'
+stamp "sanitizer tests" "$t"
+
+# Each target: its committed corpus replayed, then mutated for fuzz_seconds (fixed seed). New inputs
+# go to a scratch folder, not into the committed corpus; a crash lands in build-asan/fuzz-findings/.
+t=$SECONDS
+findings="$build_dir/fuzz-findings"
+rm -rf "$findings"
+mkdir -p "$findings"
+status=0
+for corpus in fuzz/corpus/*/; do
+  target=$(basename "$corpus")
+  scratch="$build_dir/fuzz-scratch/$target"
+  rm -rf "$scratch"
+  mkdir -p "$scratch"
+  log="$findings/$target.log"
+  if "$build_dir/fuzz/$target" "$scratch" "$corpus" -seed=1 -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+      -timeout=10 -max_len=16384 -print_final_stats=1 -artifact_prefix="$findings/$target-" >"$log" 2>&1; then
+    echo "sanitize: $target: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs," \
+      "$(grep -m1 -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$') exec/s, no crash"
+  else
+    status=1
+    tail -n 60 "$log"
+    echo "sanitize: $target FOUND A CRASH; reproducer: $(ls "$findings/$target-"* 2>/dev/null | tr '\n' ' ')"
+    echo "sanitize: rerun with $build_dir/fuzz/$target REPRODUCER; full log: $log"
+  fi
+done
+stamp "fuzzing" "$t"
+stamp "sanitizer + fuzz stage" "$stage_start"
+exit $status
