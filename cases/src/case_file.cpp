@@ -110,7 +110,7 @@ void check_expected(const test_case& t, const json& expected, const reference::o
   }
   const auto specs = op.inputs(t.params);
   for (const auto& [name, tensor] : given["gradients"]) {
-    auto spec = std::find_if(specs.begin(), specs.end(), [&](const reference::input_spec& s) { return s.name == name; });
+    auto spec = std::find_if(specs.begin(), specs.end(), [&name = name](const reference::input_spec& s) { return s.name == name; });
     auto input = t.inputs.find(name);
     if (spec == specs.end() || spec->integer || !spec->differentiable || input == t.inputs.end())
       throw bad_input(path + "/gradients/" + name, "not a differentiable input of this case");
