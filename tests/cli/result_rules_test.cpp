@@ -202,6 +202,12 @@ BOOST_AUTO_TEST_CASE(acceptable_findings_are_named_and_strict_fails_them) {
   const json s = gradspec::cases::read_json_file(summary);
   BOOST_TEST(verdict_of(s, "attention/fully_masked_row/4x4x4x4/0") == "acceptable");
   BOOST_TEST(s["summary"]["acceptable"] == 1);
+  // report takes the acceptable verdict and lists it, named.
+  const auto report_dir = temp("report");
+  fs::remove_all(report_dir);
+  r = run_gradspec("report " + summary + " --out " + report_dir);
+  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(read(report_dir + "/report.md").find("`attention/fully_masked_row/4x4x4x4/0` (acceptable)") != std::string::npos);
   r = run_gradspec("check --strict --quiet --cases cases/edge/attention.json --results " + file);
   BOOST_TEST(r.code == 1, r.output);
   // A finite element off next to the NaN fails; Inf is never acceptable; nor is NaN in a case without
