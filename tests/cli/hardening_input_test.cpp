@@ -460,6 +460,25 @@ BOOST_AUTO_TEST_CASE(sizes_and_devices_are_bounded) {
     BOOST_TEST(r.code == 2, op << ": " << r.output);
     BOOST_TEST(r.output.find(spec + ": " + path) != std::string::npos, op << ": " << r.output);
   }
+
+  // Sizes implied by the inputs' shapes: x [65536, 1] · w [1, 65536] would make a [65536, 65536]
+  // output (2^32 values, ~400 GB at 257 bits) out of 2^17 input values; refused before allocating.
+  {
+    const std::string n = "65536";
+    auto values = [](const std::string& v, int count) {
+      std::string out = "[";
+      for (int i = 0; i < count; ++i) out += (i ? ", \"" : "\"") + v + "\"";
+      return out + "]";
+    };
+    const std::string spec = s.write("implied.json", R"({"format": "gradspec-cases/1", "cases": [{"id": "implied", "op": "linear", "params": {}, "inputs": {)"
+                                                     R"("x": {"shape": [65536, 1], "values": )" + values("0.5", 65536) + "}, " +
+                                                     R"("w": {"shape": [1, 65536], "values": )" + values("0.5", 65536) + "}, " +
+                                                     R"("b": {"shape": [65536], "values": )" + values("0", 65536) + "}}}]}");
+    r = run_bounded("gen --quiet --from " + spec + " --out " + s.path("out.json"));
+    BOOST_TEST(r.code == 2, r.output);
+    BOOST_TEST(r.output.find(spec + ": /cases/0: a tensor of shape [" + n + ", " + n + "]") != std::string::npos, r.output);
+    BOOST_TEST(!fs::exists(s.path("out.json")));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(report_validates_writes_all_or_nothing_and_never_builds_commands) {

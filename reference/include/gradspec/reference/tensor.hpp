@@ -2,6 +2,9 @@
 // ops view a tensor [..., N] as `rows() x N`. Integer tensors (token ids, targets) are separate.
 #pragma once
 
+#include "gradspec/errors.hpp"
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -21,12 +24,34 @@ inline std::size_t numel(const shape_t& shape) {
 // "[2, 3, 4]"
 std::string shape_to_string(const shape_t& shape);
 
+// No tensor, given or computed, holds more values than this: inputs are bounded by the file size,
+// but a shape they imply (linear's [N, O] from x [N, 1] and w [1, O], attention's [T, T] scores)
+// may not be, and at 257 bits each value costs about 100 bytes.
+inline constexpr std::size_t max_tensor_values = std::size_t(1) << 24;
+
+// numel(shape), refused (bad_input, no path: the caller knows the case) before anything is
+// allocated when it would exceed max_tensor_values or a dimension is negative.
+inline std::size_t checked_numel(const shape_t& shape) {
+  std::size_t n = 1;
+  bool too_big = false;
+  for (auto d : shape) {
+    if (d < 0) throw bad_input("", "negative dimension in shape " + shape_to_string(shape));
+    const auto u = static_cast<std::size_t>(d);
+    if (u != 0 && n > max_tensor_values / u) too_big = true; // checked before multiplying: no overflow
+    else n *= u;
+  }
+  if (too_big && std::find(shape.begin(), shape.end(), 0) == shape.end())
+    throw bad_input("", "a tensor of shape " + shape_to_string(shape) + " would hold more than " + std::to_string(max_tensor_values) +
+                            " values, the most any case may imply");
+  return too_big ? 0 : n;
+}
+
 template <class T> struct tensor {
   shape_t shape;
   std::vector<T> data;
 
   tensor() = default;
-  explicit tensor(shape_t s) : shape(std::move(s)), data(numel(shape)) {} // zero-filled
+  explicit tensor(shape_t s) : shape(std::move(s)), data(checked_numel(shape)) {} // zero-filled; size checked
   tensor(shape_t s, std::vector<T> values) : shape(std::move(s)), data(std::move(values)) {}
 
   std::size_t size() const { return data.size(); }
