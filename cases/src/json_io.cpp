@@ -1,4 +1,5 @@
 #include "gradspec/cases/json_io.hpp"
+#include "gradspec/cases/signal_chain.hpp"
 
 #include "gradspec/errors.hpp"
 
@@ -334,44 +335,20 @@ std::string to_text(const json& value) {
 namespace {
 
 // The temporary being written, for the signal handler (async-signal-safe: a fixed buffer, unlink,
-// sigaction, raise).
+// then pass_on).
 char pending_temp[4096];
 volatile std::sig_atomic_t pending = 0;
-constexpr int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
-struct sigaction previous_action[3];
+signal_chain temp_chain;
 
 extern "C" void remove_pending_temp(int signal) {
   if (pending) ::unlink(pending_temp);
-  // Then the handler that was there before (the adapter layer's kills its processes), or the default.
-  for (int i = 0; i < 3; ++i) {
-    if (cleanup_signals[i] != signal) continue;
-    const auto previous = previous_action[i].sa_handler;
-    if (!(previous_action[i].sa_flags & SA_SIGINFO) && previous != SIG_DFL && previous != SIG_IGN && previous != nullptr) {
-      ::sigaction(signal, &previous_action[i], nullptr);
-      previous(signal);
-      return;
-    }
-  }
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  ::sigaction(signal, &dfl, nullptr);
-  ::raise(signal); // delivered when the handler returns: the default action
+  pass_on(signal, temp_chain); // then the adapter layer's handler (kills its processes), or the default
 }
 
 struct pending_guard {
   explicit pending_guard(const std::string& temp) {
     // Once. A signal ignored at that point (nohup, `trap '' HUP`) stays ignored.
-    static const bool installed = [] {
-      for (int i = 0; i < 3; ++i) {
-        if (::sigaction(cleanup_signals[i], nullptr, &previous_action[i]) != 0) continue;
-        if (!(previous_action[i].sa_flags & SA_SIGINFO) && previous_action[i].sa_handler == SIG_IGN) continue;
-        struct sigaction action {};
-        action.sa_handler = remove_pending_temp;
-        sigfillset(&action.sa_mask);
-        ::sigaction(cleanup_signals[i], &action, nullptr);
-      }
-      return true;
-    }();
+    static const bool installed = (install_chained(remove_pending_temp, temp_chain), true);
     (void)installed;
     std::strncpy(pending_temp, temp.c_str(), sizeof pending_temp - 1);
     pending = 1;

@@ -1,4 +1,5 @@
 #include "gradspec/checkers/adapter.hpp"
+#include "gradspec/cases/signal_chain.hpp"
 
 #include "gradspec/errors.hpp"
 
@@ -126,9 +127,8 @@ std::size_t saturating_limit(std::size_t values) {
 // The process groups of the running adapters, for the handler (lock-free atomics only).
 constexpr int max_groups = 64;
 std::atomic<pid_t> live_groups[max_groups];
-constexpr int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP};
-struct sigaction previous_action[3];
-bool handler_installed[3] = {false, false, false};
+using cases::termination_signals;
+cases::signal_chain adapter_chain;
 
 void sleep_ms(long ms) {
   timespec t{ms / 1000, (ms % 1000) * 1000000L};
@@ -163,35 +163,12 @@ void kill_live_groups() {
 
 extern "C" void on_fatal_signal(int signal) {
   kill_live_groups();
-  // Then whatever was there before (json_io's handler removes its temporary), or the default.
-  for (int i = 0; i < 3; ++i) {
-    if (fatal_signals[i] != signal) continue;
-    const auto previous = previous_action[i].sa_handler;
-    if (!(previous_action[i].sa_flags & SA_SIGINFO) && previous != SIG_DFL && previous != SIG_IGN && previous != nullptr) {
-      ::sigaction(signal, &previous_action[i], nullptr);
-      previous(signal);
-      return;
-    }
-  }
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  ::sigaction(signal, &dfl, nullptr);
-  ::raise(signal); // delivered when this handler returns: the default action, 128 + signal to a shell
+  cases::pass_on(signal, adapter_chain); // then json_io's handler (removes its temporary), or the default
 }
 
 // Once, when the first adapter starts. A signal ignored at that point (nohup) stays ignored.
 void install_fatal_signal_handlers() {
-  static const bool done = [] {
-    for (int i = 0; i < 3; ++i) {
-      if (::sigaction(fatal_signals[i], nullptr, &previous_action[i]) != 0) continue;
-      if (!(previous_action[i].sa_flags & SA_SIGINFO) && previous_action[i].sa_handler == SIG_IGN) continue;
-      struct sigaction action {};
-      action.sa_handler = on_fatal_signal;
-      sigfillset(&action.sa_mask); // one fatal signal at a time
-      handler_installed[i] = ::sigaction(fatal_signals[i], &action, nullptr) == 0;
-    }
-    return true;
-  }();
+  static const bool done = (cases::install_chained(on_fatal_signal, adapter_chain), true);
   (void)done;
 }
 
@@ -422,7 +399,7 @@ const handshake& adapter_process::start() {
   // No fatal signal between fork and registering the group: it would miss the new adapter.
   sigset_t fatal, saved;
   sigemptyset(&fatal);
-  for (int s : fatal_signals) sigaddset(&fatal, s);
+  for (int s : termination_signals) sigaddset(&fatal, s);
   ::sigprocmask(SIG_BLOCK, &fatal, &saved);
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -430,7 +407,7 @@ const handshake& adapter_process::start() {
     // Default dispositions for what we changed (ignored-at-start signals stay ignored, as for nohup).
     std::signal(SIGPIPE, SIG_DFL);
     for (int i = 0; i < 3; ++i)
-      if (handler_installed[i]) std::signal(fatal_signals[i], SIG_DFL);
+      if (adapter_chain.installed[i]) std::signal(termination_signals[i], SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &saved, nullptr);
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
