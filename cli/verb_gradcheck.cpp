@@ -39,8 +39,9 @@ int run_reference(const options& o) {
   cases::json findings = cases::json::array();
   const std::string who = fmt::format("the reference at {} bits", o.precision.bits);
   std::cout << "gradspec gradcheck: " << who << ", at least " << threshold << " digits\n";
-  for (const auto& file : case_files_under(o.cases_path)) {
-    for (auto c : cases::read_case_file(file).cases) {
+  for (const auto& f : read_case_files(o.cases_path, false)) {
+    const std::string& file = f.path;
+    for (auto c : f.cases) {
       checkers::gradcheck_result r;
       try {
         cases::complete_cotangents(c);
@@ -113,8 +114,9 @@ int run_candidate(options o) {
                            "most {} per case; fail above {} x the estimate\n",
                            who, o.dtype, o.candidate.directions, o.candidate.max_element_directions, o.candidate.per_element,
                            o.candidate.margin);
-  for (const auto& file : case_files_under(o.cases_path)) {
-    for (const auto& c : cases::read_case_file(file).cases) {
+  for (const auto& f : read_case_files(o.cases_path, false)) {
+    const std::string& file = f.path;
+    for (const auto& c : f.cases) {
       checkers::candidate_gradcheck_result r;
       if (!ops.count(c.op)) {
         r.verdict = "skipped";

@@ -63,9 +63,9 @@ int run(const options& o) {
   checkers::policy p;
   std::vector<cases::case_file> files;
   // hardening: golden files only; no output may overwrite one; a finite positive --timeout
-  for (const auto& f : case_files_under(o.suite)) files.push_back(cases::read_golden_file(f));
+  files = read_case_files(o.suite, true);
   for (const auto& [path, option] : {std::pair{o.results, "--results"}, {o.check.json_path, "--json"}, {o.emit, "--emit-requests"}})
-    cases::refuse_overwriting_inputs(path, option, case_files_under(o.suite));
+    cases::refuse_overwriting_inputs(path, option, paths_of(files));
   if (!(o.timeout > 0 && o.timeout <= 1e6)) throw bad_input("--timeout", "must be a number of seconds in (0, 1e6]");
 
   if (!o.emit.empty()) {

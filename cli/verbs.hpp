@@ -2,6 +2,8 @@
 // that runs it after parsing. Errors are exceptions: gradspec::bad_input -> exit 2, others -> exit 1.
 #pragma once
 
+#include "gradspec/cases/case_file.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -23,8 +25,15 @@ verb run_verb();
 verb report_verb();
 verb gradcheck_verb();
 
-// The .json files of a folder (sorted), or the file itself.
-std::vector<std::string> case_files_under(const std::string& path);
+// The case files PATH names: the file itself (read as it is: anything but a case file, or with
+// `golden` a golden file, is bad_input naming it), or every *.json under the folder, subfolders
+// included, in sorted order. Files found in a folder that are not case files (another "format", or
+// with `golden` a spec file without "expected") are skipped with a line on stderr; a folder with no
+// case file at all is bad_input. Run, check and verify read golden files; gradcheck spec files too.
+std::vector<cases::case_file> read_case_files(const std::string& path, bool golden);
+
+// The paths of read files (for refuse_overwriting_inputs).
+std::vector<std::string> paths_of(const std::vector<cases::case_file>& files);
 
 // Common options.
 struct precision_option {
