@@ -73,7 +73,7 @@ int run_check(const options& o) {
 verb check_verb() {
   return {"check", "compare a result file (or adapter responses) with golden cases", [](CLI::App& app) {
             auto o = std::make_shared<options>();
-            app.add_option("--cases", o->cases_path, "golden case file or folder")->required();
+            app.add_option("--cases", o->cases_path, "golden case file, or a folder (its golden files, subfolders included; other JSON files are skipped)")->required();
             app.add_option("--results", o->results, "result file, or adapter response lines")->required();
             o->check.add(app);
             return std::function<int()>([o] { return run_check(*o); });

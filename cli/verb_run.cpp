@@ -164,10 +164,10 @@ int run(const options& o) {
 verb run_verb() {
   return {"run", "drive an implementation through the adapter protocol, then check it", [](CLI::App& app) {
             auto o = std::make_shared<options>();
-            app.add_option("--suite", o->suite, "golden case file or folder")->required();
+            app.add_option("--suite", o->suite, "golden case file, or a folder (its golden files, subfolders included; other JSON files are skipped)")->required();
             auto* adapter = app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
             auto* builtin = app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: armadillo-f64, armadillo-f32");
-            app.add_option("--timeout", o->timeout, "seconds per case (and for the handshake)")->check(timeout_seconds());
+            app.add_option("--timeout", o->timeout, defaulted("seconds per case (and for the handshake)", o->timeout))->check(timeout_seconds());
             app.add_option("--results", o->results, "also write the candidate's results here (gradspec-results/1)");
             app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter")
                 ->excludes(adapter)->excludes(builtin);

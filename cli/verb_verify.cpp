@@ -21,7 +21,7 @@ verb verify_verb() {
   return {"verify", "re-derive golden files and confirm their values and certified digits", [](CLI::App& app) {
             auto paths = std::make_shared<std::vector<std::string>>();
             auto quiet = std::make_shared<bool>(false);
-            app.add_option("paths", *paths, "golden case files or folders")->required();
+            app.add_option("paths", *paths, "golden case files, or folders (their golden files, subfolders included; other JSON files are skipped)")->required();
             app.add_flag("--quiet", *quiet, "print only disagreements");
             return std::function<int()>([paths, quiet] {
               // Counted in cases: a case drifts when any of its values, certified digits or exact_in

@@ -5,6 +5,7 @@
 #include "gradspec/cases/case_file.hpp"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <functional>
 #include <string>
@@ -35,11 +36,18 @@ std::vector<cases::case_file> read_case_files(const std::string& path, bool gold
 // The paths of read files (for refuse_overwriting_inputs).
 std::vector<std::string> paths_of(const std::vector<cases::case_file>& files);
 
+// An option's description with its default, from the value the option starts with: "seconds (default
+// 60)", "seconds (per case; default 60)".
+template <class T> std::string defaulted(const std::string& text, const T& value) {
+  if (!text.empty() && text.back() == ')') return fmt::format("{}; default {})", text.substr(0, text.size() - 1), value);
+  return fmt::format("{} (default {})", text, value);
+}
+
 // Common options.
 struct precision_option {
   unsigned bits = 256;
   void add(CLI::App& app) {
-    app.add_option("--bits", bits, "working precision in bits (the file records the effective MPFR precision)")
+    app.add_option("--bits", bits, defaulted("working precision in bits; the file records the effective MPFR precision", bits))
         ->check(CLI::Range(24u, 1u << 16)); // cases::max_precision_bits
   }
 };
