@@ -23,16 +23,18 @@ struct check_options {
   void add(CLI::App& app) {
     app.add_option("--dtype", dtype, "the candidate's dtype: float64, float32, bfloat16, float16 (default: the result file's "
                                      "implementation.dtype, the answers' \"dtype\", or the handshake's only dtype; never guessed)");
-    app.add_option("--atol", atol, "fixed absolute tolerance (replaces the default policy)");
-    app.add_option("--rtol", rtol, "fixed relative tolerance (replaces the default policy)");
-    app.add_option("--op-tolerance", op_tolerances, "per-op override OP=ATOL:RTOL (repeatable)");
+    app.add_option("--atol", atol, "fixed absolute tolerance: |got - want| <= atol + rtol * |want| replaces the verdict "
+                                    "rule (default: none, the verdict rule; with --rtol alone atol is 0)");
+    app.add_option("--rtol", rtol, "fixed relative tolerance, as --atol (default: none; with --atol alone rtol is 0)");
+    app.add_option("--op-tolerance", op_tolerances, "per-op override OP=ATOL:RTOL (repeatable; default: none)");
     app.add_flag("--require-all", require_all, "skipped cases fail the run");
     app.add_flag("--forward-only", forward_only, "compare outputs (and intermediates) only, not gradients (implied by a "
                                                  "handshake or implementation with \"gradients\": false)");
     app.add_flag("--strict", strict, "acceptable findings (documented alternatives on inputs outside the maths) fail");
-    app.add_option("--baseline", baseline, "same-dtype baseline for error ratios: auto (armadillo-f64 for float64, "
-                                           "armadillo-f32 otherwise), none, or a built-in name");
-    app.add_option("--json", json_path, "write the machine-readable summary (gradspec-check/1) here");
+    app.add_option("--baseline", baseline, defaulted("same-dtype baseline of the verdict rule: auto (armadillo-f64 for "
+                                                     "float64, armadillo-f32 otherwise), none, or a built-in name",
+                                                     baseline));
+    app.add_option("--json", json_path, "write the machine-readable summary (gradspec-check/1) here (default: none)");
     app.add_flag("--quiet", quiet, "no table on stdout");
     app.add_flag("--verbose", verbose, "list passing cases too");
   }

@@ -1,6 +1,7 @@
 // gradspec <verb> [options]: the verbs are rows of one table.
 #include "verbs.hpp"
 
+#include "gradspec/cases/generate.hpp"
 #include "gradspec/errors.hpp"
 
 #include <iostream>
@@ -10,7 +11,9 @@ int main(int argc, char** argv) {
   using namespace gradspec::cli;
   const std::vector<verb> verbs = {ops_verb(), gen_verb(), check_verb(), run_verb(), gradcheck_verb(), report_verb(), verify_verb()};
 
-  CLI::App app{"gradspec: arbitrary-precision golden values for transformer ops, and checkers"};
+  CLI::App app{"gradspec: arbitrary-precision golden values for transformer ops, and checkers", "gradspec"};
+  app.set_version_flag("--version", std::string("gradspec ") + gradspec::cases::generator_version,
+                       "print the version (the one golden files and summaries record) and exit");
   app.require_subcommand(1);
   std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
   for (const auto& v : verbs) {

@@ -32,7 +32,8 @@ std::string declared_dtype(const checkers::result_set& r, const std::string& fil
 
 int run_check(const options& o) {
   // hardening: --json must not overwrite an input file
-  auto inputs = case_files_under(o.cases_path);
+  const std::vector<cases::case_file> files = read_case_files(o.cases_path, true); // a spec file is bad input
+  auto inputs = paths_of(files);
   inputs.push_back(o.results);
   cases::refuse_overwriting_inputs(o.check.json_path, "--json", inputs);
   const auto results = checkers::read_results(o.results);
@@ -40,10 +41,7 @@ int run_check(const options& o) {
   if (!results.gradients) p.forward_only = true;
   std::vector<checkers::case_finding> findings;
   std::set<std::string> ids;
-  std::vector<cases::case_file> files;
-  for (const auto& file : case_files_under(o.cases_path)) {
-    files.push_back(cases::read_golden_file(file)); // a spec file is bad input
-    const auto& cf = files.back();
+  for (const auto& cf : files) {
     for (const auto& c : cf.cases) {
       ids.insert(c.id);
       auto it = results.results.find(c.id);
@@ -54,7 +52,7 @@ int run_check(const options& o) {
       try {
         findings.push_back(check_options::judge(c, it == results.results.end() ? nullptr : &it->second, p, check_options::notes_of(cf)));
       } catch (const bad_input& e) {
-        throw e.in_file(file);
+        throw e.in_file(cf.path);
       }
     }
   }
@@ -75,7 +73,7 @@ int run_check(const options& o) {
 verb check_verb() {
   return {"check", "compare a result file (or adapter responses) with golden cases", [](CLI::App& app) {
             auto o = std::make_shared<options>();
-            app.add_option("--cases", o->cases_path, "golden case file or folder")->required();
+            app.add_option("--cases", o->cases_path, "golden case file, or a folder (its golden files, subfolders included; other JSON files are skipped)")->required();
             app.add_option("--results", o->results, "result file, or adapter response lines")->required();
             o->check.add(app);
             return std::function<int()>([o] { return run_check(*o); });

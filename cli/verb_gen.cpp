@@ -73,12 +73,13 @@ verb gen_verb() {
             app.add_option("--suite", o->suite, "a named suite (standard, edge, examples, sweep), one file per op into --out DIR");
             app.add_option("--from", o->from, "spec file: the case format without `expected`");
             app.add_option("--op", o->op, "generate one case of this op (see `gradspec ops` for shape keys)");
-            app.add_option("--shape", o->shape, "sizes as k=v,...: batch (e.g. 2 or 2x3; 0 = none) and the op's shape keys");
-            app.add_option("--param", o->param, "op params as k=v,...");
-            app.add_option("--seed", o->seed, "seed of the generated values (part of the case id)");
+            app.add_option("--shape", o->shape, "sizes as k=v,...: batch (e.g. 2 or 2x3; 0 = none) and the op's shape keys (default: batch=0 and each key's "
+                           "default, listed by `gradspec ops`)");
+            app.add_option("--param", o->param, "op params as k=v,... (default: the op's defaults, listed by `gradspec ops`)");
+            app.add_option("--seed", o->seed, defaulted("seed of the generated values (part of the case id)", o->seed));
             app.add_option("--out", o->out, "file to write (a folder for --suite)");
-            app.add_option("--jobs", o->jobs, "worker processes for --suite")->check(CLI::Range(1u, 256u));
-            app.add_option("--shard", o->shard, "write only shard i of n of the suite's files (i/n, 0-based)");
+            app.add_option("--jobs", o->jobs, defaulted("worker processes for --suite", o->jobs))->check(CLI::Range(1u, 256u));
+            app.add_option("--shard", o->shard, defaulted("write only shard i of n of the suite's files (i/n, 0-based)", o->shard + ": all"));
             o->precision.add(app);
             app.add_flag("--quiet", o->quiet, "no progress or summary on stderr");
             return std::function<int()>([o] { return run_gen(*o); });

@@ -19,10 +19,12 @@ namespace gradspec::cli {
 
 namespace {
 
+constexpr double default_min_digits = 30;
+
 struct options {
   std::string cases_path, adapter, builtin, json_path, dtype;
   std::size_t samples = 8;
-  std::optional<double> min_digits;
+  std::optional<double> min_digits; // default_min_digits
   double timeout = 60;
   checkers::candidate_gradcheck_options candidate;
   precision_option precision;
@@ -32,15 +34,16 @@ struct options {
 cases::json finite_or_null(double v) { return std::isfinite(v) ? cases::json(v) : cases::json(nullptr); }
 
 int run_reference(const options& o) {
-  const double threshold = o.min_digits.value_or(30);
+  const double threshold = o.min_digits.value_or(default_min_digits);
   const unsigned saved = reference::precision_bits();
   reference::set_precision_bits(o.precision.bits);
   int passed = 0, failed = 0;
   cases::json findings = cases::json::array();
   const std::string who = fmt::format("the reference at {} bits", o.precision.bits);
   std::cout << "gradspec gradcheck: " << who << ", at least " << threshold << " digits\n";
-  for (const auto& file : case_files_under(o.cases_path)) {
-    for (auto c : cases::read_case_file(file).cases) {
+  for (const auto& f : read_case_files(o.cases_path, false)) {
+    const std::string& file = f.path;
+    for (auto c : f.cases) {
       checkers::gradcheck_result r;
       try {
         cases::complete_cotangents(c);
@@ -113,8 +116,9 @@ int run_candidate(options o) {
                            "most {} per case; fail above {} x the estimate\n",
                            who, o.dtype, o.candidate.directions, o.candidate.max_element_directions, o.candidate.per_element,
                            o.candidate.margin);
-  for (const auto& file : case_files_under(o.cases_path)) {
-    for (const auto& c : cases::read_case_file(file).cases) {
+  for (const auto& f : read_case_files(o.cases_path, false)) {
+    const std::string& file = f.path;
+    for (const auto& c : f.cases) {
       checkers::candidate_gradcheck_result r;
       if (!ops.count(c.op)) {
         r.verdict = "skipped";
@@ -184,27 +188,28 @@ int run(const options& o) {
 verb gradcheck_verb() {
   return {"gradcheck", "finite-difference gradient check of the reference, or of a candidate's own forward", [](CLI::App& app) {
             auto o = std::make_shared<options>();
-            app.add_option("--cases", o->cases_path, "case or spec file, or a folder of them")->required();
+            app.add_option("--cases", o->cases_path, "case or spec file, or a folder (its case and spec files, subfolders included; other JSON files are skipped)")->required();
             app.add_option("--adapter", o->adapter, "check this adapter's gradients against its own forward");
             app.add_option("--builtin", o->builtin, "check a built-in candidate (armadillo-f64, armadillo-f32)");
-            app.add_option("--dtype", o->dtype, "candidate: float64 or float32 (default float64 when the candidate has it)");
-            app.add_option("--directions", o->candidate.directions, "candidate: random directions per case (default 3)")
+            app.add_option("--dtype", o->dtype, "candidate: float64 or float32 (default float64 when the candidate has it, else float32)");
+            app.add_option("--directions", o->candidate.directions, defaulted("candidate: random directions per case", o->candidate.directions))
                 ->check(CLI::Range(0u, 1000u));
             app.add_option("--per-element", o->candidate.per_element,
-                           "candidate: inputs of at most this many elements are also moved one element at a time (default 16; 0: never)")
+                           defaulted("candidate: inputs of at most this many elements are also moved one element at a time (0: never)",
+                                     o->candidate.per_element))
                 ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
             app.add_option("--element-directions", o->candidate.max_element_directions,
-                           "candidate: at most this many single elements per case (default 16)")
+                           defaulted("candidate: at most this many single elements per case", o->candidate.max_element_directions))
                 ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
             app.add_flag("--round-inputs", o->candidate.round_inputs,
                          "candidate: check cases whose inputs are not exact in the dtype at the inputs rounded to it "
                          "(default: skip them)");
-            app.add_option("--margin", o->candidate.margin, "candidate: fail above this multiple of the error estimate (default 10)")
+            app.add_option("--margin", o->candidate.margin, defaulted("candidate: fail above this multiple of the error estimate", o->candidate.margin))
                 ->check(CLI::Range(1.0, 1e6));
-            app.add_option("--samples", o->samples, "reference: elements checked per input (evenly spaced)")->check(CLI::Range(1, 1 << 30));
-            app.add_option("--min-digits", o->min_digits, "reference: agreement required (default 30)");
-            app.add_option("--timeout", o->timeout, "seconds per adapter request")->check(timeout_seconds());
-            app.add_option("--json", o->json_path, "write a machine-readable summary here");
+            app.add_option("--samples", o->samples, defaulted("reference: elements checked per input (evenly spaced)", o->samples))->check(CLI::Range(1, 1 << 30));
+            app.add_option("--min-digits", o->min_digits, defaulted("reference: correct significant digits required", default_min_digits));
+            app.add_option("--timeout", o->timeout, defaulted("seconds per adapter request (and for the handshake)", o->timeout))->check(timeout_seconds());
+            app.add_option("--json", o->json_path, "write a machine-readable summary (gradspec-gradcheck/1) here (default: none)");
             o->precision.add(app);
             return std::function<int()>([o] { return run(*o); });
           }};

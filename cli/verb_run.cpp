@@ -63,9 +63,9 @@ int run(const options& o) {
   checkers::policy p;
   std::vector<cases::case_file> files;
   // hardening: golden files only; no output may overwrite one; a finite positive --timeout
-  for (const auto& f : case_files_under(o.suite)) files.push_back(cases::read_golden_file(f));
+  files = read_case_files(o.suite, true);
   for (const auto& [path, option] : {std::pair{o.results, "--results"}, {o.check.json_path, "--json"}, {o.emit, "--emit-requests"}})
-    cases::refuse_overwriting_inputs(path, option, case_files_under(o.suite));
+    cases::refuse_overwriting_inputs(path, option, paths_of(files));
   if (!(o.timeout > 0 && o.timeout <= 1e6)) throw bad_input("--timeout", "must be a number of seconds in (0, 1e6]");
 
   if (!o.emit.empty()) {
@@ -164,10 +164,10 @@ int run(const options& o) {
 verb run_verb() {
   return {"run", "drive an implementation through the adapter protocol, then check it", [](CLI::App& app) {
             auto o = std::make_shared<options>();
-            app.add_option("--suite", o->suite, "golden case file or folder")->required();
+            app.add_option("--suite", o->suite, "golden case file, or a folder (its golden files, subfolders included; other JSON files are skipped)")->required();
             auto* adapter = app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
             auto* builtin = app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: armadillo-f64, armadillo-f32");
-            app.add_option("--timeout", o->timeout, "seconds per case (and for the handshake)")->check(timeout_seconds());
+            app.add_option("--timeout", o->timeout, defaulted("seconds per case (and for the handshake)", o->timeout))->check(timeout_seconds());
             app.add_option("--results", o->results, "also write the candidate's results here (gradspec-results/1)");
             app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter")
                 ->excludes(adapter)->excludes(builtin);

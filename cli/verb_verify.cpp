@@ -1,52 +1,54 @@
-// gradspec verify PATH...: re-derives golden files (a file or every *.json in a folder) and confirms
-// their values, certified digits and exact_in. Exit 1 on any disagreement.
+// gradspec verify PATH...: re-derives golden files (a file, or the golden files under a folder) and
+// confirms their values, certified digits and exact_in, case by case. Exit 1 on any disagreement.
 #include "verbs.hpp"
 
 #include "gradspec/cases/case_file.hpp"
 #include "gradspec/cases/generate.hpp"
 #include "gradspec/errors.hpp"
 
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
 namespace gradspec::cli {
 
-std::vector<std::string> case_files_under(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::vector<std::string> files;
-  if (fs::is_directory(path)) {
-    for (const auto& entry : fs::directory_iterator(path))
-      if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path().string());
-    std::sort(files.begin(), files.end());
-    if (files.empty()) throw bad_input("", path + ": no .json case files in this folder");
-  } else {
-    if (!fs::exists(path)) throw bad_input("", path + ": no such file or folder");
-    files.push_back(path);
-  }
-  return files;
-}
+namespace {
+
+std::string count(std::size_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
+} // namespace
 
 verb verify_verb() {
   return {"verify", "re-derive golden files and confirm their values and certified digits", [](CLI::App& app) {
             auto paths = std::make_shared<std::vector<std::string>>();
             auto quiet = std::make_shared<bool>(false);
-            app.add_option("paths", *paths, "golden case files or folders")->required();
+            app.add_option("paths", *paths, "golden case files, or folders (their golden files, subfolders included; other JSON files are skipped)")->required();
             app.add_flag("--quiet", *quiet, "print only disagreements");
             return std::function<int()>([paths, quiet] {
-              int failed = 0, files = 0, cases_seen = 0;
+              // Counted in cases: a case drifts when any of its values, certified digits or exact_in
+              // disagrees with its re-derivation.
+              std::size_t files = 0, cases_seen = 0, drifted = 0, files_drifted = 0;
               for (const auto& p : *paths)
-                for (const auto& file : case_files_under(p)) {
-                  const auto parsed = cases::read_golden_file(file);
-                  const auto problems = cases::verify_file(parsed);
+                for (const auto& parsed : read_case_files(p, true)) {
                   ++files;
-                  cases_seen += static_cast<int>(parsed.cases.size());
-                  for (const auto& line : problems) std::cout << file << ": " << line << "\n";
-                  if (!problems.empty()) ++failed;
-                  else if (!*quiet) std::cout << file << ": " << parsed.cases.size() << " case(s) verify\n";
+                  std::size_t drifted_here = 0;
+                  if (parsed.cases.empty()) (void)cases::verify_file(parsed); // the header alone
+                  for (const auto& c : parsed.cases) {
+                    const cases::case_file one{parsed.path, parsed.header, {c}}; // each case alone: its problems are its own
+                    const auto problems = cases::verify_file(one);
+                    for (const auto& line : problems) std::cout << parsed.path << ": " << line << "\n";
+                    if (!problems.empty()) ++drifted_here;
+                  }
+                  cases_seen += parsed.cases.size();
+                  drifted += drifted_here;
+                  if (drifted_here) ++files_drifted;
+                  if (drifted_here || !*quiet)
+                    std::cout << parsed.path << ": " << parsed.cases.size() - drifted_here << " of " << parsed.cases.size()
+                              << (parsed.cases.size() == 1 ? " case verifies\n" : " cases verify\n");
                 }
-              std::cout << (files - failed) << " passed, " << failed << " failed (" << cases_seen << " cases re-derived)\n";
-              return failed ? 1 : 0;
+              std::cout << "verified " << count(cases_seen, "case") << " in " << count(files, "file") << ", " << drifted << " drifted";
+              if (drifted) std::cout << " (in " << count(files_drifted, "file") << ")";
+              std::cout << "\n";
+              return drifted ? 1 : 0;
             });
           }};
 }

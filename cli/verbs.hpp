@@ -2,7 +2,10 @@
 // that runs it after parsing. Errors are exceptions: gradspec::bad_input -> exit 2, others -> exit 1.
 #pragma once
 
+#include "gradspec/cases/case_file.hpp"
+
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <functional>
 #include <string>
@@ -23,14 +26,28 @@ verb run_verb();
 verb report_verb();
 verb gradcheck_verb();
 
-// The .json files of a folder (sorted), or the file itself.
-std::vector<std::string> case_files_under(const std::string& path);
+// The case files PATH names: the file itself (read as it is: anything but a case file, or with
+// `golden` a golden file, is bad_input naming it), or every *.json under the folder, subfolders
+// included, in sorted order. Files found in a folder that are not case files (another "format", or
+// with `golden` a spec file without "expected") are skipped with a line on stderr; a folder with no
+// case file at all is bad_input. Run, check and verify read golden files; gradcheck spec files too.
+std::vector<cases::case_file> read_case_files(const std::string& path, bool golden);
+
+// The paths of read files (for refuse_overwriting_inputs).
+std::vector<std::string> paths_of(const std::vector<cases::case_file>& files);
+
+// An option's description with its default, from the value the option starts with: "seconds (default
+// 60)", "seconds (per case; default 60)".
+template <class T> std::string defaulted(const std::string& text, const T& value) {
+  if (!text.empty() && text.back() == ')') return fmt::format("{}; default {})", text.substr(0, text.size() - 1), value);
+  return fmt::format("{} (default {})", text, value);
+}
 
 // Common options.
 struct precision_option {
   unsigned bits = 256;
   void add(CLI::App& app) {
-    app.add_option("--bits", bits, "working precision in bits (the file records the effective MPFR precision)")
+    app.add_option("--bits", bits, defaulted("working precision in bits; the file records the effective MPFR precision", bits))
         ->check(CLI::Range(24u, 1u << 16)); // cases::max_precision_bits
   }
 };

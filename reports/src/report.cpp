@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,6 +33,7 @@ struct implementation {
   std::map<std::string, op_stats> ops;
   std::vector<std::string> failures;
   std::string rule;
+  std::string provenance; // Markdown lines: what the summary was made from
 };
 
 // Control characters (a newline would end a table row or a data line) become spaces.
@@ -59,6 +61,92 @@ std::string optional_string(const json& obj, const std::string& key, const std::
   return obj.contains(key) ? cases::string_value(obj[key], path + "/" + key) : std::string();
 }
 
+// Inline code: one line, no backticks (they would end the span).
+std::string code(const std::string& s) {
+  std::string out = one_line(s);
+  std::replace(out.begin(), out.end(), '`', '\'');
+  return "`" + out + "`";
+}
+
+// Any value of a summary as one line of text: strings as they are, numbers as written, objects as
+// "key value, ..." (the policy's per_op), arrays joined with ", ", null as "none".
+std::string value_text(const json& v) {
+  if (cases::is_raw_number(v)) return cases::raw_number_text(v);
+  if (v.is_string()) return one_line(v.get<std::string>());
+  if (v.is_null()) return "none";
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number()) return v.dump();
+  std::string out;
+  if (v.is_object())
+    for (auto it = v.begin(); it != v.end(); ++it) out += (out.empty() ? "" : ", ") + one_line(it.key()) + " " + value_text(it.value());
+  else if (v.is_array())
+    for (const auto& e : v) out += (out.empty() ? "" : ", ") + value_text(e);
+  else
+    out = cases::display(v);
+  return v.is_object() ? "{" + out + "}" : out;
+}
+
+// The provenance of a summary as Markdown lines: gradspec version, the candidate as it declared
+// itself, dtype and policy numbers, and each golden file with its SHA-1 and number of cases. Every
+// field read is checked (bad_input with its JSON path); a summary without "provenance" says so.
+std::string provenance_text(const json& doc, const std::string& dtype) {
+  std::string md;
+  const json* prov = doc.contains("provenance") ? &doc["provenance"] : nullptr;
+  if (prov && !prov->is_object()) throw bad_input("/provenance", "expected an object");
+  std::string version = "not recorded";
+  if (prov && prov->contains("gradspec")) {
+    const json& g = (*prov)["gradspec"];
+    if (!g.is_object()) throw bad_input("/provenance/gradspec", "expected an object");
+    version = cases::string_value(member(g, "version", "/provenance/gradspec"), "/provenance/gradspec/version");
+  }
+  md += "- gradspec: " + one_line(version) + "\n";
+  if (prov && prov->contains("candidate")) {
+    const json& c = (*prov)["candidate"];
+    const std::string path = "/provenance/candidate";
+    if (!c.is_object()) throw bad_input(path, "expected an object");
+    std::string line = "- Candidate: " + one_line(optional_string(c, "name", path)) + " " + one_line(optional_string(c, "version", path));
+    if (c.contains("adapter")) line += ", adapter " + code(cases::string_value(c["adapter"], path + "/adapter"));
+    if (c.contains("builtin")) line += ", built-in " + code(cases::string_value(c["builtin"], path + "/builtin"));
+    if (c.contains("results")) {
+      line += ", results " + code(cases::string_value(c["results"], path + "/results"));
+      if (c.contains("results_sha1")) line += " (SHA-1 " + code(cases::string_value(c["results_sha1"], path + "/results_sha1")) + ")";
+    }
+    for (const char* key : {"dtypes", "ops"})
+      if (c.contains(key)) {
+        if (!c[key].is_array()) throw bad_input(path + "/" + key, "expected an array");
+        line += fmt::format("; {}: {}", key, value_text(c[key]));
+      }
+    if (c.contains("gradients")) {
+      if (!c["gradients"].is_boolean()) throw bad_input(path + "/gradients", "expected true or false");
+      line += std::string("; gradients: ") + (c["gradients"].get<bool>() ? "yes" : "no (forward only)");
+    }
+    md += line + "\n";
+  }
+  md += "- dtype: " + (dtype.empty() ? std::string("?") : one_line(dtype)) + "\n";
+  if (doc.contains("policy")) {
+    std::string numbers;
+    for (auto it = doc["policy"].begin(); it != doc["policy"].end(); ++it)
+      if (it.key() != "rule" && it.key() != "dtype") numbers += (numbers.empty() ? "" : "; ") + one_line(it.key()) + " " + value_text(it.value());
+    md += "- Policy numbers: " + (numbers.empty() ? std::string("none") : numbers) + "\n";
+  }
+  if (!prov || !prov->contains("suites")) return md + "- Suites: not recorded\n";
+  const json& suites = (*prov)["suites"];
+  if (!suites.is_array()) throw bad_input("/provenance/suites", "expected an array");
+  std::int64_t total = 0;
+  std::string rows;
+  for (std::size_t k = 0; k < suites.size(); ++k) {
+    const std::string path = "/provenance/suites/" + std::to_string(k);
+    const json& s = suites[k];
+    const std::string file = cases::string_value(member(s, "file", path), path + "/file");
+    const std::string sha1 = cases::string_value(member(s, "sha1", path), path + "/sha1");
+    const std::int64_t n = cases::integer_in_range(member(s, "cases", path), path + "/cases", 0, INT64_MAX / 2);
+    total += std::min<std::int64_t>(n, INT64_MAX / 2 - total);
+    rows += "| " + cell_text(file) + " | " + std::to_string(n) + " | " + cell_text(sha1) + " |\n";
+  }
+  md += fmt::format("- Suites: {} file(s), {} case(s)\n\n| golden file | cases | SHA-1 |\n|---|---|---|\n", suites.size(), total);
+  return md + rows;
+}
+
 // A summary number: a JSON number or "inf", "-inf", "nan" (how summaries write non-finite values).
 double number(const json& v, const std::string& path) {
   const std::string text = cases::real_text(v, path);
@@ -77,12 +165,13 @@ implementation parse_summary(const json& doc) {
   const json& i = member(doc, "implementation", "");
   if (!i.is_object()) throw bad_input("/implementation", "expected an object");
   const std::string name = optional_string(i, "name", "/implementation");
-  impl.label = one_line(fmt::format("{} {} {}", name.empty() ? "?" : name, optional_string(i, "version", "/implementation"),
-                                    optional_string(i, "dtype", "/implementation")));
+  const std::string dtype = optional_string(i, "dtype", "/implementation");
+  impl.label = one_line(fmt::format("{} {} {}", name.empty() ? "?" : name, optional_string(i, "version", "/implementation"), dtype));
   if (doc.contains("policy")) {
     if (!doc["policy"].is_object()) throw bad_input("/policy", "expected an object");
     impl.rule = optional_string(doc["policy"], "rule", "/policy");
   }
+  impl.provenance = provenance_text(doc, dtype);
   const json& list = member(doc, "cases", "");
   if (!list.is_array()) throw bad_input("/cases", "expected an array of cases");
   for (std::size_t k = 0; k < list.size(); ++k) {
@@ -147,6 +236,7 @@ std::string markdown(const std::vector<implementation>& impls, const std::set<st
   md += "\n![fewest correct digits per op](digits.svg)\n";
   for (const auto& i : impls) {
     md += "\n## " + i.label + "\n\nPolicy: " + (i.rule.empty() ? "?" : one_line(i.rule)) + "\n\n";
+    md += "Made from:\n\n" + i.provenance + "\n";
     // Acceptable findings (documented alternatives on inputs outside the maths) are listed, named by
     // their verdict, with the failures: never silent.
     if (i.failures.empty()) md += "Every judged case passed.\n";

@@ -238,6 +238,13 @@ std::vector<mutant> summary_mutants(const json& summary) {
   }
   m.set("/policy", "5");
   m.set("/policy/rule", "5");
+  // The report states the provenance: its fields are checked like the rest.
+  for (const char* path : {"/provenance", "/provenance/gradspec", "/provenance/gradspec/version", "/provenance/candidate",
+                           "/provenance/candidate/name", "/provenance/candidate/dtypes", "/provenance/suites",
+                           "/provenance/suites/0", "/provenance/suites/0/sha1", "/provenance/suites/0/file"})
+    m.set(path, "5");
+  for (const char* path : {"/provenance/suites/0/sha1", "/provenance/gradspec/version"}) m.erase(path);
+  m.set("/provenance/suites/0/cases", "-1");
   m.damage();
   return m.out;
 }
