@@ -24,12 +24,13 @@ gradspec closes stdin when done; `serve` then returns (the process exits 0).
 What the kit does for you:
 
 - Tensors arrive as {"shape", "values"}; values are JSON numbers or the strings "inf", "-inf",
-  "nan". Real tensors become numpy arrays of the requested dtype (np.float64 or np.float32; the
-  values are exact in it), integer tensors ({"dtype": "int64"}) become np.int64 arrays. A scalar
+  "nan". Real tensors become numpy arrays of the requested dtype (np.float64, np.float32,
+  np.float16; the values are exact in it; bfloat16 below), integer tensors ({"dtype": "int64"}) become np.int64 arrays. A scalar
   has shape [] (a 0-d array).
 - `params` is the request's JSON object as is (None, bools, ints, strings, floats); real params
   may be JSON numbers or decimal strings: read them with `real_param(params, name, default)`.
 - `dtype` is a numpy dtype (np.dtype("float32") == "float32" holds); `dtype.type(0.5)` is a constant.
+  For bfloat16 it is the string "bfloat16".
 - Gradients are vector-Jacobian products: `cotangents[name]` is the cotangent of output `name`.
 - What you return is encoded back: any array-like, converted to the requested dtype (a no-op when
   computed in it; a float64 result of a float32 request is rounded to float32, int64 stays int),
@@ -41,19 +42,31 @@ What the kit does for you:
   request is served. An op that is not in `ops` or a dtype not in `dtypes` is "unsupported: ...".
 - Your code may print: while `serve` runs, sys.stdout is redirected to stderr (gradspec's log), so
   a stray print never corrupts the protocol. Each answer is flushed at once.
+- dtypes: float64, float32 and float16 arrive as numpy arrays of that dtype. bfloat16, which numpy
+  lacks, arrives as float32 arrays (every bfloat16 value is exact in float32) with `dtype` the string
+  "bfloat16"; what you return is rounded to bfloat16 (to nearest, ties to even). A library with its
+  own bfloat16 (torch) converts the arrays itself and returns its results widened (exactly) to
+  float32 or float64.
+- `catalogue()` reads docs/ops.json, the committed output of `gradspec ops --json` (every op's
+  inputs with their dtype and differentiability, outputs, params with defaults, intermediates),
+  when the kit sits in its repository (adapters/python/); pass the path otherwise.
 """
 
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
 
-__all__ = ["serve", "real_param", "BadRequest", "PROTOCOL"]
+__all__ = ["serve", "real_param", "BadRequest", "PROTOCOL", "catalogue", "catalogue_input", "round_to_bfloat16"]
 
 PROTOCOL = "gradspec-adapter/1"
-REAL_DTYPES = ("float64", "float32")
+REAL_DTYPES = ("float64", "float32", "float16", "bfloat16")
+# The numpy dtype the arrays of each protocol dtype have (bfloat16: float32 holds each value exactly).
+_ARRAY_DTYPES = {"float64": np.dtype("float64"), "float32": np.dtype("float32"), "float16": np.dtype("float16"),
+                 "bfloat16": np.dtype("float32")}
 
 
 class BadRequest(Exception):
@@ -77,6 +90,50 @@ def real_param(params, name, default=None):
     `default` when absent; None stays None (an unset optional param)."""
     v = params.get(name, default)
     return None if v is None else _number(v, f"params/{name}")
+
+
+def catalogue(path=None):
+    """The op catalogue as {op name: entry}, in the catalogue's order; each entry as in `gradspec ops
+    --json` ("inputs": [{"name", "shape", "dtype": "real"|"int64", "optional", "differentiable"}],
+    "outputs": [{"name", "shape", "differentiable"}], "params": [{"name", "type", "default", ...}],
+    "intermediates": [names], ...). `path` defaults to docs/ops.json of the repository this kit
+    sits in (adapters/python/ -> ../../docs/ops.json)."""
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "docs", "ops.json")
+    with open(path, encoding="utf-8") as fh:
+        doc = json.load(fh)
+    return {op["name"]: op for op in doc["ops"]}
+
+
+def catalogue_input(entry, name):
+    """The catalogue's description of input `name` of the op `entry` (a value of catalogue()), or None.
+    The composite ops list their per-layer inputs for layer 0 (enc.0.attn.w_q): enc.3.attn.w_q
+    is described by that entry."""
+    for spec in entry["inputs"]:
+        if spec["name"] == name:
+            return spec
+    layer0 = re.sub(r"(?<=\.)[0-9]+(?=\.)", "0", name)
+    if layer0 != name:
+        for spec in entry["inputs"]:
+            if spec["name"] == layer0:
+                return spec
+    return None
+
+
+def round_to_bfloat16(a):
+    """A real array -> the nearest bfloat16 values (ties to even; beyond the largest, inf), as float32.
+    float64 goes to float32 rounded to odd first, so that no value is rounded twice."""
+    a64 = np.asarray(a, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = a64.astype(np.float32)
+        away = np.abs(f.astype(np.float64)) > np.abs(a64)  # rounded away from zero: truncate instead
+        f = np.where(away, np.nextafter(f, np.float32(0)), f)
+        inexact = np.isfinite(a64) & (f.astype(np.float64) != a64)
+    u = np.ascontiguousarray(f, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = np.where(inexact, u | 1, u)  # round to odd
+    u = (u + ((u >> 16) & 1) + 0x7FFF) & 0xFFFF0000  # to nearest bfloat16, ties to even
+    r = u.astype(np.uint32).view(np.float32).reshape(a64.shape)
+    return np.where(np.isnan(a64), np.float32("nan"), r)
 
 
 def _decode_tensor(obj, where, dtype):
@@ -109,14 +166,16 @@ def _encode_value(v):
 
 
 def _encode_tensor(a, where, dtype):
-    """An array-like -> {"shape", "values"}; reals converted to `dtype`, then widened exactly to
-    float64 for printing (Python prints the shortest decimal that reads back to the same double)."""
+    """An array-like -> {"shape", "values"}; reals rounded to `dtype` (a protocol dtype name), then
+    widened exactly to float64 for printing (Python prints the shortest decimal that reads back to
+    the same double)."""
     arr = np.asarray(a)
     if arr.dtype.kind in "iu":
         return {"shape": list(arr.shape), "dtype": "int64", "values": arr.astype(np.int64).ravel().tolist()}
     if arr.dtype.kind not in "fb":
         raise TypeError(f"{where}: expected a real array, got dtype {arr.dtype}")
-    vals = arr.astype(dtype).astype(np.float64).ravel().tolist()
+    rounded = round_to_bfloat16(arr) if dtype == "bfloat16" else arr.astype(_ARRAY_DTYPES[dtype])
+    vals = rounded.astype(np.float64).ravel().tolist()
     if not np.all(np.isfinite(arr)):
         vals = [_encode_value(v) for v in vals]
     return {"shape": list(arr.shape), "values": vals}
@@ -129,7 +188,7 @@ def _encode_group(answer, group, dtype):
     return {name: _encode_tensor(t, f"{group}/{name}", dtype) for name, t in tensors.items()}
 
 
-def _answer(line, ops, dtypes):
+def _answer(line, ops, dtypes, echo_dtype=True):
     """One request line -> one answer object (never raises)."""
     msg_id = None
     try:
@@ -145,7 +204,8 @@ def _answer(line, ops, dtypes):
             raise NotImplementedError(f"op {json.dumps(op)}")
         if dtype_name not in dtypes:
             raise NotImplementedError(f"dtype {json.dumps(dtype_name)}")
-        dtype = np.dtype(dtype_name)
+        array_dtype = _ARRAY_DTYPES[dtype_name]
+        dtype = array_dtype if array_dtype.name == dtype_name else dtype_name  # "bfloat16": the name
         params = msg.get("params") or {}
         if not isinstance(params, dict):
             raise BadRequest("params: expected an object")
@@ -154,31 +214,38 @@ def _answer(line, ops, dtypes):
             raw = msg.get(key) or {}
             if not isinstance(raw, dict):
                 raise BadRequest(f"{key}: expected an object")
-            groups[key] = {n: _decode_tensor(t, f"{key}/{n}", dtype) for n, t in raw.items()}
+            groups[key] = {n: _decode_tensor(t, f"{key}/{n}", array_dtype) for n, t in raw.items()}
         with np.errstate(all="ignore"):  # inf/NaN inputs are legitimate test cases
             answer = ops[op](groups["inputs"], params, groups["cotangents"], dtype)
         if not isinstance(answer, dict):
             raise TypeError(f"the op returned {type(answer).__name__}, expected a dict with \"outputs\"")
-        reply = {"id": msg_id, "dtype": dtype_name}
+        reply = {"id": msg_id, "dtype": dtype_name} if echo_dtype else {"id": msg_id}
         for group in ("outputs", "gradients", "intermediates"):
             if group in answer or group != "intermediates":
-                reply[group] = _encode_group(answer, group, dtype)
+                reply[group] = _encode_group(answer, group, dtype_name)
         return reply
     except BadRequest as e:
         return {"id": msg_id, "error": f"bad request: {e}"}
     except NotImplementedError as e:
         return {"id": msg_id, "error": f"unsupported: {e}" if str(e) else "unsupported"}
     except Exception as e:  # the adapter goes on with the next request
-        return {"id": msg_id, "error": f"{type(e).__name__}: {e}"}
+        text = " ".join(str(e).split())  # library messages may span lines
+        return {"id": msg_id, "error": f"{type(e).__name__}: {text}"}
 
 
-def serve(name, version, dtypes, ops, gradients=True):
+def _line(obj):
+    return json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def serve(name, version, dtypes, ops, gradients=True, echo_dtype=True):
     """Speak the adapter protocol on stdin/stdout until stdin closes, then return 0.
 
     name, version: the implementation (shown in gradspec's reports).
-    dtypes: the dtypes served, a subset of ("float64", "float32").
+    dtypes: the dtypes served, a subset of ("float64", "float32", "float16", "bfloat16").
     ops: {op name: f(inputs, params, cotangents, dtype) -> {"outputs", "gradients"[, "intermediates"]}}.
     gradients: False declares a forward-only implementation (gradients are not compared).
+    echo_dtype: False leaves "dtype" out of the answers (then an offline `gradspec check` of a
+        multi-dtype adapter's answers needs --dtype, as the protocol allows).
     """
     dtypes = list(dtypes)
     for d in dtypes:
@@ -191,12 +258,12 @@ def serve(name, version, dtypes, ops, gradients=True):
     out = sys.stdout
     sys.stdout = sys.stderr  # stray prints go to gradspec's log, never into the protocol
     try:
-        out.write(json.dumps(handshake) + "\n")
+        out.write(_line(handshake))
         out.flush()
         for line in sys.stdin:
             if not line.strip():
                 continue
-            out.write(json.dumps(_answer(line, ops, dtypes), allow_nan=False) + "\n")
+            out.write(_line(_answer(line, ops, dtypes, echo_dtype)))
             out.flush()
     except BrokenPipeError:  # gradspec went away: nothing left to answer
         # Point the dead descriptor at /dev/null so that Python's exit-time flush stays quiet.

@@ -1,18 +1,16 @@
 #!/usr/bin/python3
 """gradspec adapter for PyTorch (written against Debian's python3-torch 1.13).
 
-Speaks the adapter protocol of docs/adapter_protocol.md ("gradspec-adapter/1") over
-stdin/stdout, one JSON object per line:
-
-    adapter -> {"adapter": "gradspec-adapter/1", "implementation": {...}, "dtypes": [...], "ops": [...]}
-    gradspec -> {"id", "op", "params", "inputs", "cotangents", "dtype"}
-    adapter -> {"id", "outputs", "gradients", "intermediates"}   or   {"id", "error": "message"}
+Speaks the adapter protocol of docs/adapter_protocol.md ("gradspec-adapter/1") over stdin/stdout
+through the Python kit (adapters/python/gradspec_adapter.py: handshake, decoding, errors, flushing).
 
 Every op is computed on the CPU in the requested dtype with PyTorch's own library functions, called
 the way a user calls them (F.linear, F.layer_norm, F.multi_head_attention_forward,
 nn.TransformerEncoderLayer, ...), after converting gradspec's layouts to PyTorch's (our linear
 weights are [in, out], nn.Linear's are [out, in]). Gradients are vector-Jacobian products from
-torch.autograd.grad with the request's cotangents.
+torch.autograd.grad with the request's cotangents. Which inputs are differentiable and which are
+integer comes from the catalogue (docs/ops.json, `gradspec ops --json`); the adapter serves every
+catalogue op it has a function op_<name> for.
 
 Attention rows whose keys are all masked get current PyTorch's "safe softmax" (zero row, zero
 gradients, as SDPA in PyTorch >= 2.5) unless GRADSPEC_TORCH_UNSAFE_SOFTMAX=1, which shows 1.13's
@@ -28,121 +26,71 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-PROTOCOL = "gradspec-adapter/1"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "python"))
+from gradspec_adapter import BadRequest, catalogue, catalogue_input, real_param, serve  # noqa: E402
+
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}
 UNSAFE_SOFTMAX = os.environ.get("GRADSPEC_TORCH_UNSAFE_SOFTMAX", "") == "1"
 NEG_INF = float("-inf")
-
-# Inputs that are never differentiated even though they are real (the additive attention mask).
-NO_GRAD_INPUTS = {"mask"}
+CATALOGUE = catalogue()  # docs/ops.json
 REQUIRED = object()  # sentinel: a param or input without a default
 
 
-class BadRequest(Exception):
-    """A request gradspec (or a user) got wrong: answered with {"id", "error"}."""
-
-
 # --------------------------------------------------------------------------------------------
-# Request decoding and reply encoding
+# Requests: the kit's numpy arrays as torch tensors, with name checks
 # --------------------------------------------------------------------------------------------
 
-def decode_number(v, where):
-    """A JSON number, or one of the strings "inf", "-inf", "nan" (decimal strings are accepted too)."""
-    if isinstance(v, bool):
-        raise BadRequest(f"{where}: expected a number, got {json.dumps(v)}")
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            pass
-    raise BadRequest(f"{where}: expected a number or \"inf\"/\"-inf\"/\"nan\", got {json.dumps(v)}")
+def to_torch(a, dtype):
+    """A numpy array from the kit -> a tensor: int64 stays int64, reals become `dtype` (exactly:
+    the kit's arrays hold values exact in the requested dtype; bfloat16 arrives as float32)."""
+    t = torch.from_numpy(a)
+    return t if t.dtype == torch.int64 else t.to(dtype)
 
 
-def decode_tensor(where, obj, dtype):
-    """{"shape", "values"[, "dtype": "int64"]} -> a torch tensor (int64, or the compute dtype).
-
-    Real values go through float64 first: they are exact there, and exact in `dtype` whenever the
-    case's `exact_in` lists it (otherwise .to() rounds to nearest even, as any user's code would).
-    """
-    if not isinstance(obj, dict) or "shape" not in obj or "values" not in obj:
-        raise BadRequest(f"{where}: expected an object with \"shape\" and \"values\"")
-    shape, values = obj["shape"], obj["values"]
-    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                              for n in shape):
-        raise BadRequest(f"{where}/shape: expected a list of non-negative integers")
-    if not isinstance(values, list):
-        raise BadRequest(f"{where}/values: expected a list")
-    if len(values) != math.prod(shape):
-        raise BadRequest(f"{where}: shape {shape} holds {math.prod(shape)} values, got {len(values)}")
-    kind = obj.get("dtype")
-    if kind == "int64":
-        ints = []
-        for i, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
-                raise BadRequest(f"{where}/values/{i}: expected an integer, got {json.dumps(v)}")
-            ints.append(int(v))
-        return torch.tensor(ints, dtype=torch.int64).reshape(shape)
-    if kind is not None and kind not in DTYPES:
-        raise BadRequest(f"{where}/dtype: unsupported \"{kind}\" (int64 or a real dtype)")
-    reals = [decode_number(v, f"{where}/values/{i}") for i, v in enumerate(values)]
-    return torch.tensor(reals, dtype=torch.float64).reshape(shape).to(dtype)
-
-
-def encode_value(x):
-    if math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-
-
-def encode_tensor(t):
-    """A tensor -> {"shape", "values"}: every value exactly (float32 and bfloat16 widen exactly to
-    float64, and Python prints the shortest decimal that reads back to the same double)."""
+def to_numpy(t):
+    """A result tensor -> a numpy array for the kit: float64 and float32 as they are, bfloat16
+    widened exactly to float32 (the kit's bfloat16 rounding then leaves every value as it is)."""
     t = t.detach()
-    values = t.reshape(-1).tolist() if t.dtype == torch.int64 else t.to(torch.float64).reshape(-1).tolist()
-    return {"shape": list(t.shape), "values": [encode_value(float(v)) for v in values]}
+    if t.dtype == torch.bfloat16:
+        t = t.to(torch.float32)
+    return t.numpy()
 
 
 class Request:
-    """One decoded request. Ops read their inputs and params through it; whatever an op never read
+    """One request as tensors. Ops read their inputs and params through it; whatever an op never read
     is reported as unexpected, so a misspelt name is an error rather than silently ignored."""
 
-    def __init__(self, msg):
-        self.op = msg.get("op")
-        dtype_name = msg.get("dtype", "float64")
-        if dtype_name not in DTYPES:
-            raise BadRequest(f"dtype: unsupported \"{dtype_name}\" (supported: {', '.join(DTYPES)})")
-        self.dtype = DTYPES[dtype_name]
-        self.params = msg.get("params") or {}
-        raw_inputs = msg.get("inputs") or {}
-        raw_cots = msg.get("cotangents") or {}
-        for key, val in (("params", self.params), ("inputs", raw_inputs), ("cotangents", raw_cots)):
-            if not isinstance(val, dict):
-                raise BadRequest(f"{key}: expected an object")
-        self.inputs = {n: decode_tensor(f"inputs/{n}", v, self.dtype) for n, v in raw_inputs.items()}
-        self.cotangents = {n: decode_tensor(f"cotangents/{n}", v, self.dtype) for n, v in raw_cots.items()}
-        # Every real input except the mask becomes an autograd leaf.
+    def __init__(self, op, inputs, params, cotangents, dtype):
+        self.op = op
+        self.entry = CATALOGUE[op]
+        self.dtype = dtype
+        self.params = params
+        self.inputs = {n: to_torch(a, dtype) for n, a in inputs.items()}
+        self.cotangents = {n: to_torch(a, dtype) for n, a in cotangents.items()}
+        # Every real input the catalogue calls differentiable becomes an autograd leaf (not the mask).
         self.leaves = {}
         for name, t in self.inputs.items():
-            if t.is_floating_point() and name.split(".")[-1] not in NO_GRAD_INPUTS:
+            spec = catalogue_input(self.entry, name)
+            if t.is_floating_point() and (spec is None or spec["differentiable"]):
                 t.requires_grad_(True)
                 self.leaves[name] = t
         self.used_inputs, self.used_params = set(), set()
 
     # -- inputs
-    def input(self, name, integer=False):
+    def input(self, name):
         """A required input."""
         if name not in self.inputs:
             raise BadRequest(f"inputs/{name}: missing")
-        return self.optional(name, integer)
+        return self.optional(name)
 
-    def optional(self, name, integer=False):
-        """An optional input, or None."""
+    def optional(self, name):
+        """An optional input, or None. Integer or real as the catalogue says."""
         if name not in self.inputs:
             return None
         self.used_inputs.add(name)
         t = self.inputs[name]
+        spec = catalogue_input(self.entry, name)
+        integer = spec is not None and spec["dtype"] == "int64"
         if integer and t.dtype != torch.int64:
             raise BadRequest(f"inputs/{name}: expected an integer tensor (\"dtype\": \"int64\")")
         if not integer and t.dtype == torch.int64:
@@ -171,8 +119,7 @@ class Request:
         return v
 
     def p_real(self, name, default=REQUIRED):
-        v = self._param(name, default)
-        return None if v is None else decode_number(v, f"params/{name}")
+        return real_param({name: self._param(name, default)}, name)
 
     def p_bool(self, name, default=REQUIRED):
         v = self._param(name, default)
@@ -441,7 +388,7 @@ def op_linear(r):
 
 def op_embedding(r):
     # y[..., C] = table[ids] · s, s = 1 or sqrt(C) (the tutorial's TokenEmbedding: * math.sqrt(C)).
-    ids, table = r.input("ids", integer=True), r.input("table")
+    ids, table = r.input("ids"), r.input("table")
     scale = r.p_choice("scale", ["none", "sqrt_d"], "none")
     y = F.embedding(ids, _matrix("table", table))
     if scale == "sqrt_d":
@@ -587,7 +534,7 @@ def ignore_index_param(r):
 
 def op_cross_entropy(r):
     # logits [N, V] (leading axes [..., V] flattened), targets [N] int64.
-    logits, targets = r.input("logits"), r.input("targets", integer=True)
+    logits, targets = r.input("logits"), r.input("targets")
     reduction = r.p_choice("reduction", ["mean", "sum", "none"], "mean")
     ignore_index = ignore_index_param(r)
     label_smoothing = r.p_real("label_smoothing", 0.0)
@@ -681,8 +628,8 @@ def op_transformer(r):
         logits = F.linear(dec, out.wᵀ, out.b)
         loss = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index, label_smoothing)
     nn.Transformer always has the final encoder and decoder LayerNorms (enc_norm, dec_norm)."""
-    src_ids, tgt_ids = r.input("src_ids", integer=True), r.input("tgt_ids", integer=True)
-    labels = r.input("labels", integer=True)
+    src_ids, tgt_ids = r.input("src_ids"), r.input("tgt_ids")
+    labels = r.input("labels")
     src_embed, tgt_embed = _matrix("src_embed", r.input("src_embed")), _matrix("tgt_embed", r.input("tgt_embed"))
     out_w, out_b = _matrix("out.w", r.input("out.w")), r.input("out.b")
     layers = r.p_int("layers", minimum=1)
@@ -731,38 +678,13 @@ def op_transformer(r):
     return Result({"loss": loss, "logits": logits.reshape(*lead, t_len, v)}, {"memory": memory}, binding)
 
 
-# The op catalogue, v1, in the contract's order: name -> function.
-OPS = {
-    "linear": op_linear,
-    "embedding": op_embedding,
-    "positional_encoding": op_positional_encoding,
-    "softmax": op_softmax,
-    "log_softmax": op_log_softmax,
-    "relu": op_relu,
-    "gelu": op_gelu,
-    "silu": op_silu,
-    "layer_norm": op_layer_norm,
-    "rms_norm": op_rms_norm,
-    "attention": op_attention,
-    "multi_head_attention": op_multi_head_attention,
-    "feed_forward": op_feed_forward,
-    "cross_entropy": op_cross_entropy,
-    "encoder_layer": op_encoder_layer,
-    "decoder_layer": op_decoder_layer,
-    "transformer": op_transformer,
-}
-
-
 # --------------------------------------------------------------------------------------------
-# The driver: one request in, one reply out
+# The driver: the VJP of one request, and the op table the kit serves
 # --------------------------------------------------------------------------------------------
 
-def evaluate(msg):
-    """Runs one request; returns the reply's outputs, gradients and intermediates."""
-    req = Request(msg)
-    if req.op not in OPS:
-        raise BadRequest(f"op: unsupported {json.dumps(req.op)}")
-    result = OPS[req.op](req)
+def evaluate(req, fn):
+    """Runs op function `fn` on one request; returns its outputs, gradients and intermediates."""
+    result = fn(req)
     req.check_all_used()
 
     # VJP: sum over outputs o of (do/dX)ᵀ · cot_o, for every leaf (and module parameter).
@@ -790,54 +712,29 @@ def evaluate(msg):
         gradients = dict(zip(leaf_names, grads))
         if result.binding is not None:
             gradients.update(result.binding.collect(grads[len(leaf_names):]))
-    return {
-        "outputs": {n: encode_tensor(t) for n, t in result.outputs.items()},
-        "gradients": {n: encode_tensor(t) for n, t in gradients.items()},
-        "intermediates": {n: encode_tensor(t) for n, t in result.intermediates.items()},
-    }
+    answer = {"outputs": {n: to_numpy(t) for n, t in result.outputs.items()},
+              "gradients": {n: to_numpy(t) for n, t in gradients.items()}}
+    if result.intermediates:
+        answer["intermediates"] = {n: to_numpy(t) for n, t in result.intermediates.items()}
+    return answer
 
 
-def handle_line(line):
-    """One request line -> one reply object. Never raises."""
-    msg_id = None
-    try:
-        msg = json.loads(line)
-        if not isinstance(msg, dict):
-            raise BadRequest("request: expected a JSON object")
-        msg_id = msg.get("id")
-        reply = {"id": msg_id}
-        reply.update(evaluate(msg))
-        if not reply["intermediates"]:
-            del reply["intermediates"]
-        return reply
-    except BadRequest as e:
-        return {"id": msg_id, "error": str(e)}
-    except json.JSONDecodeError as e:
-        return {"id": None, "error": f"request: not valid JSON ({e})"}
-    except Exception as e:  # PyTorch's own complaints (shape mismatches, bad indices, ...)
-        text = " ".join(str(e).split())
-        return {"id": msg_id, "error": f"{type(e).__name__}: {text}"}
+def kit_op(name, fn):
+    """op_X(r) as the kit's f(inputs, params, cotangents, dtype)."""
+    def run(inputs, params, cotangents, dtype):
+        return evaluate(Request(name, inputs, params, cotangents, DTYPES[str(dtype)]), fn)
+    return run
+
+
+# Every catalogue op this file has a function op_<name> for, in the catalogue's order.
+OPS = {name: globals()[f"op_{name}"] for name in CATALOGUE if f"op_{name}" in globals()}
 
 
 def main():
-    # The protocol owns stdout; anything else that prints (warnings, stray prints) goes to stderr.
-    proto = sys.stdout
-    sys.stdout = sys.stderr
-
-    def send(obj):
-        proto.write(json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n")
-        proto.flush()
-
     name = "pytorch+unsafe_softmax" if UNSAFE_SOFTMAX else "pytorch"
-    send({"adapter": PROTOCOL, "implementation": {"name": name, "version": torch.__version__},
-          "dtypes": list(DTYPES), "ops": list(OPS)})
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            break  # stdin closed: done
-        if line.strip():
-            send(handle_line(line))
+    return serve(name, torch.__version__, list(DTYPES), {n: kit_op(n, f) for n, f in OPS.items()},
+                 echo_dtype=False)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

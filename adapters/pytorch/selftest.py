@@ -2,8 +2,8 @@
 """Self-test of the PyTorch adapter: runs gradspec_torch_adapter.py as a subprocess and talks the
 adapter protocol to it, the way `gradspec run` does.
 
-Checks the handshake; that every op of catalogue v1 answers in float64 (and a few in float32 and
-bfloat16) with parseable replies of the right names and shapes; known values worked out by hand
+Checks the handshake; that every op of the catalogue (docs/ops.json) answers in float64 (and a few
+in float32 and bfloat16) with parseable replies of the right names and shapes; known values worked out by hand
 below; that the module-based ops (encoder_layer, decoder_layer, transformer) agree with the
 adapter's own primitives composed step by step (this catches a wrong transpose or q/k/v packing);
 every gradient of multi_head_attention, encoder_layer, decoder_layer and transformer against
@@ -28,9 +28,18 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ADAPTER = os.path.join(HERE, "gradspec_torch_adapter.py")
-CATALOGUE = ["linear", "embedding", "positional_encoding", "softmax", "log_softmax", "relu", "gelu", "silu",
-             "layer_norm", "rms_norm", "attention", "multi_head_attention", "feed_forward", "cross_entropy",
-             "encoder_layer", "decoder_layer", "transformer"]
+# The op catalogue (docs/ops.json, the committed output of `gradspec ops --json`): {op: entry}.
+with open(os.path.join(HERE, os.pardir, os.pardir, "docs", "ops.json"), encoding="utf-8") as _fh:
+    CATALOGUE = {op["name"]: op for op in json.load(_fh)["ops"]}
+
+
+def differentiable(op, name):
+    """Whether the catalogue gives input `name` of `op` a gradient (per-layer names as layer 0's)."""
+    layer0 = ".".join("0" if part.isdigit() else part for part in name.split("."))
+    for spec in CATALOGUE[op]["inputs"]:
+        if spec["name"] in (name, layer0):
+            return spec["differentiable"]
+    raise KeyError(f"{op} has no input {name} in docs/ops.json")
 
 passed, failed = 0, 0
 
@@ -157,8 +166,9 @@ def reply_ok(name, reply, outputs, gradients=None, intermediates=None):
     return ok
 
 
-def shapes(tensors):
-    return {n: t["shape"] for n, t in tensors.items() if t.get("dtype") != "int64" and n != "mask"}
+def shapes(op, tensors):
+    """{name: shape} of the inputs that get a gradient."""
+    return {n: t["shape"] for n, t in tensors.items() if differentiable(op, n)}
 
 
 def finite_difference_check(a, name, op, inputs, params, cots, rng, h=1e-6, tol=1e-6):
@@ -169,7 +179,7 @@ def finite_difference_check(a, name, op, inputs, params, cots, rng, h=1e-6, tol=
         return check(name, False, reply["error"])
     bad = []
     for n, t in inputs.items():
-        if t.get("dtype") == "int64" or n == "mask":
+        if not differentiable(op, n):
             continue
         d = [rng.uniform(-1, 1) for _ in t["values"]]
         sides = []
@@ -286,7 +296,9 @@ def test_handshake(a):
     check("handshake: implementation", impl.get("name") == "pytorch" and isinstance(impl.get("version"), str),
           str(impl))
     check("handshake: dtypes", hs.get("dtypes") == ["float64", "float32", "bfloat16"], str(hs.get("dtypes")))
-    check("handshake: every op of catalogue v1", hs.get("ops") == CATALOGUE, str(hs.get("ops")))
+    check("handshake: every op of the catalogue (docs/ops.json)", sorted(hs.get("ops", [])) == sorted(CATALOGUE),
+          f"missing {sorted(set(CATALOGUE) - set(hs.get('ops', [])))}, not in the catalogue "
+          f"{sorted(set(hs.get('ops', [])) - set(CATALOGUE))}")
     note(f"PyTorch {impl.get('version')}")
 
 
@@ -495,7 +507,7 @@ def test_multi_head_attention(a, rng):
     w = {"w_q": zero_w, "w_k": zero_w, "w_v": eye, "w_o": eye, "b_q": zero_b, "b_k": zero_b, "b_v": zero_b, "b_o": zero_b}
     x = T([3, c], [1, 2, 3, 4, 3, 2, 1, 0, 5, 5, 5, 5])
     cot = {"y": grid([3, c], rng)}
-    all_grads = dict(shapes(w), x=[3, c])
+    all_grads = dict(shapes("multi_head_attention", w), x=[3, c])
     r = a.call("multi_head_attention", dict(w, x=x), {"heads": heads}, cot)
     if reply_ok("multi_head_attention", r, {"y": [3, c]}, all_grads):
         check("multi_head_attention: uniform attention averages rows", close(vals(r["outputs"]["y"]), [3, 3, 3, 3] * 3, 1e-15))
@@ -586,7 +598,7 @@ def test_encoder_layer(a, rng):
         params = {"heads": heads, "norm_first": norm_first, "activation": "gelu", "eps": 1e-5}
         cot = {"y": grid([2, t, c], rng)}
         r = a.call("encoder_layer", dict(w, x=x, mask=mask), params, cot)
-        if reply_ok(f"encoder_layer norm_first={norm_first}", r, {"y": [2, t, c]}, dict(shapes(w), x=[2, t, c]),
+        if reply_ok(f"encoder_layer norm_first={norm_first}", r, {"y": [2, t, c]}, dict(shapes("encoder_layer", w), x=[2, t, c]),
                     {"h": [2, t, c]}):
             want = compose.encoder(x, w, heads, norm_first, "gelu", 1e-5, mask=mask)
             check(f"encoder_layer norm_first={norm_first}: = mha, layer_norm, feed_forward composed",
@@ -597,7 +609,7 @@ def test_encoder_layer(a, rng):
     x = grid([t, c], rng)
     for act in ("relu", "gelu_tanh", "silu"):
         r = a.call("encoder_layer", dict(w, x=x), {"heads": heads, "activation": act, "causal": True}, {"y": grid([t, c], rng)})
-        if reply_ok(f"encoder_layer {act} causal, no batch axis", r, {"y": [t, c]}, dict(shapes(w), x=[t, c])):
+        if reply_ok(f"encoder_layer {act} causal, no batch axis", r, {"y": [t, c]}, dict(shapes("encoder_layer", w), x=[t, c])):
             want = compose.encoder(x, w, heads, False, act, 1e-5, causal=True)
             check(f"encoder_layer {act} causal: composed", close(vals(r["outputs"]["y"]), vals(want), 1e-12))
     # A fully masked row (safe softmax inside the module's attention): finite everywhere.
@@ -605,7 +617,7 @@ def test_encoder_layer(a, rng):
     # same as multi_head_attention's safe row (attention output b_o) composed by hand.
     dead = T([t, t], ["-inf"] * t + [0] * (t * t - t))
     r = a.call("encoder_layer", dict(w, x=x, mask=dead), {"heads": heads}, {"y": grid([t, c], rng)})
-    if reply_ok("encoder_layer fully masked row", r, {"y": [t, c]}, dict(shapes(w), x=[t, c])):
+    if reply_ok("encoder_layer fully masked row", r, {"y": [t, c]}, dict(shapes("encoder_layer", w), x=[t, c])):
         check("encoder_layer fully masked row: finite",
               all_finite(r["outputs"]["y"]) and all(all_finite(g) for g in r["gradients"].values()))
         want = compose.encoder(x, w, heads, False, "relu", 1e-5, mask=dead)
@@ -613,7 +625,7 @@ def test_encoder_layer(a, rng):
     for dtype in ("float32", "bfloat16"):
         r = a.call("encoder_layer", dict(w, x=grid([2, t, c], rng)), {"heads": heads, "norm_first": True},
                    {"y": grid([2, t, c], rng)}, dtype=dtype)
-        reply_ok(f"encoder_layer {dtype}", r, {"y": [2, t, c]}, dict(shapes(w), x=[2, t, c]))
+        reply_ok(f"encoder_layer {dtype}", r, {"y": [2, t, c]}, dict(shapes("encoder_layer", w), x=[2, t, c]))
 
 
 def test_decoder_layer(a, rng):
@@ -626,7 +638,7 @@ def test_decoder_layer(a, rng):
         cot = {"y": grid([2, t, c], rng)}
         r = a.call("decoder_layer", dict(w, x=x, memory=memory), params, cot)
         if reply_ok(f"decoder_layer norm_first={norm_first}", r, {"y": [2, t, c]},
-                    dict(shapes(w), x=[2, t, c], memory=[2, s, c]), {"h1": [2, t, c], "h2": [2, t, c]}):
+                    dict(shapes("decoder_layer", w), x=[2, t, c], memory=[2, s, c]), {"h1": [2, t, c], "h2": [2, t, c]}):
             want = compose.decoder(x, memory, w, heads, norm_first, "silu", 1e-5)
             check(f"decoder_layer norm_first={norm_first}: composed", close(vals(r["outputs"]["y"]), vals(want), 1e-12))
         finite_difference_check(a, f"decoder_layer norm_first={norm_first} gradients", "decoder_layer",
@@ -634,7 +646,7 @@ def test_decoder_layer(a, rng):
     w = decoder_weights(rng, c, f)
     r = a.call("decoder_layer", dict(w, x=grid([t, c], rng), memory=grid([s, c], rng)), {"heads": heads},
                {"y": grid([t, c], rng)}, dtype="bfloat16")
-    reply_ok("decoder_layer bfloat16, no batch axis", r, {"y": [t, c]}, dict(shapes(w), x=[t, c], memory=[s, c]))
+    reply_ok("decoder_layer bfloat16, no batch axis", r, {"y": [t, c]}, dict(shapes("decoder_layer", w), x=[t, c], memory=[s, c]))
 
 
 def transformer_inputs(rng, layers, c, f, vs, vt, lead, s, t):
@@ -662,7 +674,7 @@ def test_transformer(a, rng):
         cot = {"loss": T([], [1]), "logits": grid(lead + [t, vt], rng)}
         name = f"transformer layers={layers} norm_first={norm_first}"
         r = a.call("transformer", w, params, cot)
-        if not reply_ok(name, r, {"loss": [], "logits": lead + [t, vt]}, shapes(w), {"memory": lead + [s, c]}):
+        if not reply_ok(name, r, {"loss": [], "logits": lead + [t, vt]}, shapes("transformer", w), {"memory": lead + [s, c]}):
             continue
         # The same model out of the adapter's primitives.
         def embed(ids, table, length):
@@ -690,7 +702,7 @@ def test_transformer(a, rng):
     for dtype in ("float32", "bfloat16"):
         r = a.call("transformer", w, {"layers": 1, "heads": heads, "embed_scale": "none", "activation": "relu"},
                    {"loss": T([], [1]), "logits": grid([2, t, vt], rng)}, dtype=dtype)
-        reply_ok(f"transformer {dtype}", r, {"loss": [], "logits": [2, t, vt]}, shapes(w))
+        reply_ok(f"transformer {dtype}", r, {"loss": [], "logits": [2, t, vt]}, shapes("transformer", w))
 
 
 def test_bad_requests(a):

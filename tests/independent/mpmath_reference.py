@@ -11,7 +11,8 @@ tensors) or ints (int64 tensors). The entry point is
 
 with `inputs` a dict name -> (shape, values) and `params` the case's params (missing ones take the
 contract's defaults). `differentiable_inputs(op, inputs)` and `differentiable_outputs(op)` say
-which tensors carry gradients / cotangents.
+which tensors carry gradients / cotangents: that is read from the catalogue, docs/ops.json (the
+committed output of `gradspec ops --json`), not derived here.
 
 Conventions (CONTRACT.md):
   * row-major, last axis = features, leading batch axes allowed where an op says "...";
@@ -29,9 +30,17 @@ Conventions (CONTRACT.md):
   * transformer: embed·sqrt(C) + PE, encoder layers, enc_norm, decoder layers reading the normed
     encoder output, dec_norm, logits = dec·out.w + out.b, loss = cross_entropy(logits, labels).
 """
+import json
+import os
+
 from mpmath import mp, mpf
 
 mp.dps = 80
+
+# The op catalogue: {op name: entry with "inputs"/"outputs" and their "differentiable"}.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "docs", "ops.json"),
+          encoding="utf-8") as _fh:
+    CATALOGUE = {op["name"]: op for op in json.load(_fh)["ops"]}
 
 NEG_INF = mpf("-inf")
 
@@ -573,9 +582,15 @@ OPS = {
     "transformer": op_transformer,
 }
 
-# inputs that never carry a gradient (besides int64 tensors)
-NON_DIFFERENTIABLE_INPUTS = {"mask"}
-NON_DIFFERENTIABLE_OUTPUTS = {("positional_encoding", "pe")}
+
+def _catalogue_tensor(op, group, name):
+    """The catalogue's entry for input or output `name` of `op`; the composite ops list their
+    per-layer inputs for layer 0 (enc.0.attn.w_q describes enc.3.attn.w_q)."""
+    layer0 = ".".join("0" if part.isdigit() else part for part in name.split("."))
+    for spec in CATALOGUE[op][group]:
+        if spec["name"] in (name, layer0):
+            return spec
+    raise KeyError(f"docs/ops.json: {op} has no {group[:-1]} {name!r}")
 
 
 def forward(op, params, inputs, rec=None):
@@ -590,13 +605,11 @@ def forward(op, params, inputs, rec=None):
 
 def differentiable_inputs(op, inputs, dtypes):
     """names of the real inputs that get a gradient; dtypes: name -> 'int64' or 'real'."""
-    if op == "embedding":
-        return ["table"]
-    return [n for n in inputs if dtypes.get(n) != "int64" and n not in NON_DIFFERENTIABLE_INPUTS]
+    return [n for n in inputs if dtypes.get(n) != "int64" and _catalogue_tensor(op, "inputs", n)["differentiable"]]
 
 
 def differentiable_outputs(op, outputs):
-    return [n for n in outputs if (op, n) not in NON_DIFFERENTIABLE_OUTPUTS]
+    return [n for n in outputs if _catalogue_tensor(op, "outputs", n)["differentiable"]]
 
 
 if __name__ == "__main__":

@@ -3,13 +3,10 @@
 
     zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
 
-Speaks the adapter protocol of the contract ("gradspec-adapter/1") over stdin/stdout, one JSON
-object per line:
-
-    adapter  -> {"adapter": "gradspec-adapter/1", "implementation": {"name": "zoo", "version": NAME},
-                 "dtypes": ["float64", "float32"], "ops": [...]}
-    gradspec -> {"id", "op", "params", "inputs", "cotangents", "dtype"}
-    adapter  -> {"id", "outputs", "gradients"}   or   {"id", "error": "message"}
+Speaks the adapter protocol ("gradspec-adapter/1") over stdin/stdout through the Python kit
+(adapters/python/gradspec_adapter.py); the handshake names the implementation "zoo", version NAME,
+dtypes float64 and float32, and every catalogue op (docs/ops.json) this file has a function
+op_<name> for. Which inputs are integer comes from the catalogue.
 
 Every op runs forward and backward in numpy, in the requested dtype (float64 or float32 arrays
 throughout; erf/erfc, which numpy lacks, come from libm in double and are rounded once to the
@@ -32,16 +29,17 @@ Each bug is a small, realistic edit of the correct code; see BUGS and tests/zoo/
 """
 
 import argparse
-import json
 import math
+import os
 import sys
 
 import numpy as np
 
-PROTOCOL = "gradspec-adapter/1"
-DTYPES = {"float64": np.float64, "float32": np.float32}
-OPS = ["linear", "embedding", "softmax", "log_softmax", "relu", "gelu", "silu", "layer_norm", "rms_norm",
-       "attention", "multi_head_attention", "cross_entropy", "feed_forward"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "adapters", "python"))
+from gradspec_adapter import BadRequest, catalogue, catalogue_input, real_param, round_to_bfloat16, serve  # noqa: E402
+
+DTYPES = ["float64", "float32"]
+CATALOGUE = catalogue()  # docs/ops.json
 
 BUGS = {
     "softmax_overflow": "softmax/attention exponentiate without subtracting the row max (exp overflows)",
@@ -62,10 +60,6 @@ BUGS = {
 }
 
 
-class BadRequest(Exception):
-    pass
-
-
 class Ctx:
     """The dtype and the bug in force for one request."""
 
@@ -78,79 +72,25 @@ class Ctx:
         return self.dt(v)
 
 
-# ------------------------------------------------------------------------------------------------
-# Decoding and encoding
-# ------------------------------------------------------------------------------------------------
-
-def number(v, where):
-    if isinstance(v, bool):
-        raise BadRequest(f"{where}: expected a number, got {json.dumps(v)}")
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            pass
-    raise BadRequest(f"{where}: expected a number or \"inf\"/\"-inf\"/\"nan\", got {json.dumps(v)}")
-
-
-def decode_tensor(where, obj, dt):
-    if not isinstance(obj, dict) or "shape" not in obj or "values" not in obj:
-        raise BadRequest(f"{where}: expected an object with \"shape\" and \"values\"")
-    shape, values = obj["shape"], obj["values"]
-    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
-        raise BadRequest(f"{where}/shape: expected a list of non-negative integers")
-    if not isinstance(values, list) or len(values) != math.prod(shape):
-        raise BadRequest(f"{where}: shape {shape} needs {math.prod(shape)} values")
-    if obj.get("dtype") == "int64":
-        out = []
-        for i, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
-                raise BadRequest(f"{where}/values/{i}: expected an integer")
-            out.append(int(v))
-        return np.array(out, dtype=np.int64).reshape(shape)
-    reals = [number(v, f"{where}/values/{i}") for i, v in enumerate(values)]
-    # Through float64 (exact for the request's values), then to the dtype.
-    return np.array(reals, dtype=np.float64).reshape(shape).astype(dt)
-
-
-def encode_tensor(a):
-    a = np.asarray(a)
-    vals = a.astype(np.float64).ravel().tolist()
-    out = []
-    for v in vals:
-        if math.isfinite(v):
-            out.append(v)
-        elif math.isnan(v):
-            out.append("nan")
-        else:
-            out.append("inf" if v > 0 else "-inf")
-    return {"shape": list(a.shape), "values": out}
-
-
 class Request:
-    def __init__(self, msg, bug):
-        dname = msg.get("dtype", "float64")
-        if dname not in DTYPES:
-            raise BadRequest(f"dtype: unsupported \"{dname}\" (float64, float32)")
-        self.ctx = Ctx(DTYPES[dname], bug)
-        self.op = msg.get("op")
-        self.params = msg.get("params") or {}
-        raw_in, raw_cot = msg.get("inputs") or {}, msg.get("cotangents") or {}
-        for key, val in (("params", self.params), ("inputs", raw_in), ("cotangents", raw_cot)):
-            if not isinstance(val, dict):
-                raise BadRequest(f"{key}: expected an object")
-        dt = self.ctx.dt
-        self.inputs = {n: decode_tensor(f"inputs/{n}", t, dt) for n, t in raw_in.items()}
-        self.cots = {n: decode_tensor(f"cotangents/{n}", t, dt) for n, t in raw_cot.items()}
+    """One request: the kit's numpy arrays (in the requested dtype; int64 for integer inputs) and params."""
 
-    def input(self, name, integer=False, optional=False):
+    def __init__(self, op, inputs, params, cotangents, dtype, bug):
+        self.op = op
+        self.entry = CATALOGUE[op]
+        self.ctx = Ctx(dtype.type, bug)
+        self.params = params
+        self.inputs = inputs
+        self.cots = cotangents
+
+    def input(self, name, optional=False):
         if name not in self.inputs:
             if optional:
                 return None
             raise BadRequest(f"inputs/{name}: missing")
         t = self.inputs[name]
+        spec = catalogue_input(self.entry, name)
+        integer = spec is not None and spec["dtype"] == "int64"
         if integer != (t.dtype == np.int64):
             raise BadRequest(f"inputs/{name}: expected {'an integer' if integer else 'a real'} tensor")
         return t
@@ -165,8 +105,7 @@ class Request:
         return c
 
     def real(self, name, default):
-        v = self.params.get(name, default)
-        return None if v is None else number(v, f"params/{name}")
+        return real_param(self.params, name, default)
 
     def integer(self, name, default):
         v = self.params.get(name, default)
@@ -185,7 +124,7 @@ class Request:
     def choice(self, name, choices, default):
         v = self.params.get(name, default)
         if v not in choices:
-            raise BadRequest(f"params/{name}: expected one of {choices}, got {json.dumps(v)}")
+            raise BadRequest(f"params/{name}: expected one of {choices}, got {v!r}")
         return v
 
 
@@ -193,19 +132,10 @@ class Request:
 # Shared pieces
 # ------------------------------------------------------------------------------------------------
 
-def to_bf16(a):
-    """float32 -> the nearest bfloat16 (round to nearest even), kept as float32; NaN stays NaN."""
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    u = a.view(np.uint32).astype(np.uint64)
-    u = (u + ((u >> 16) & 1) + 0x7FFF) & 0xFFFF0000
-    r = u.astype(np.uint32).view(np.float32).reshape(a.shape)
-    return np.where(np.isnan(a), a, r)
-
-
 def fwd_matmul(ctx, a, b):
     """The forward matmul of linear and of attention's q·kᵀ."""
     if ctx.bug == "bf16_matmul_in_fp32" and ctx.dt == np.float32:
-        a, b = to_bf16(a), to_bf16(b)
+        a, b = round_to_bfloat16(a), round_to_bfloat16(b)
     return np.matmul(a, b)
 
 
@@ -492,7 +422,7 @@ def op_linear(r):
 
 def op_embedding(r):
     ctx = r.ctx
-    ids, table = r.input("ids", integer=True), r.input("table")
+    ids, table = r.input("ids"), r.input("table")
     scale = r.choice("scale", ["none", "sqrt_d"], "none")
     if table.ndim != 2:
         raise BadRequest("inputs/table: expected [V, C]")
@@ -628,7 +558,7 @@ def op_feed_forward(r):
 def op_cross_entropy(r):
     ctx = r.ctx
     dt = ctx.dt
-    logits, targets = r.input("logits"), r.input("targets", integer=True)
+    logits, targets = r.input("logits"), r.input("targets")
     reduction = r.choice("reduction", ["mean", "sum", "none"], "mean")
     ignore_index = r.integer("ignore_index", None)
     eps = r.real("label_smoothing", 0.0)
@@ -684,51 +614,16 @@ def op_cross_entropy(r):
     return {"loss": loss}, {"logits": dz.reshape(logits.shape)}
 
 
-HANDLERS = {
-    "linear": op_linear,
-    "embedding": op_embedding,
-    "softmax": op_softmax,
-    "log_softmax": op_log_softmax,
-    "relu": op_relu,
-    "gelu": op_gelu,
-    "silu": op_silu,
-    "layer_norm": op_layer_norm,
-    "rms_norm": op_rms_norm,
-    "attention": op_attention,
-    "multi_head_attention": op_multi_head_attention,
-    "cross_entropy": op_cross_entropy,
-    "feed_forward": op_feed_forward,
-}
+# Every catalogue op this file has a function op_<name> for.
+HANDLERS = {name: globals()[f"op_{name}"] for name in CATALOGUE if f"op_{name}" in globals()}
 
 
-# ------------------------------------------------------------------------------------------------
-# Driver
-# ------------------------------------------------------------------------------------------------
-
-def handle_line(line, bug):
-    msg_id = None
-    try:
-        try:
-            msg = json.loads(line)
-        except ValueError as e:
-            raise BadRequest(f"request: not JSON ({e})")
-        if not isinstance(msg, dict):
-            raise BadRequest("request: expected a JSON object")
-        msg_id = msg.get("id")
-        req = Request(msg, bug)
-        if req.op not in HANDLERS:
-            raise BadRequest(f"op: unsupported {json.dumps(req.op)}")
-        with np.errstate(all="ignore"):
-            outputs, grads = HANDLERS[req.op](req)
-        dt = req.ctx.dt
-        reply = {"id": msg_id,
-                 "outputs": {n: encode_tensor(np.asarray(t).astype(dt)) for n, t in outputs.items()},
-                 "gradients": {n: encode_tensor(np.asarray(t).astype(dt)) for n, t in grads.items()}}
-        return json.dumps(reply, allow_nan=False)
-    except BadRequest as e:
-        return json.dumps({"id": msg_id, "error": str(e)})
-    except Exception as e:  # never crash on a request
-        return json.dumps({"id": msg_id, "error": f"internal error: {type(e).__name__}: {e}"})
+def kit_op(name, fn, bug):
+    """op_X(r) -> (outputs, gradients) as the kit's f(inputs, params, cotangents, dtype)."""
+    def run(inputs, params, cotangents, dtype):
+        outputs, grads = fn(Request(name, inputs, params, cotangents, dtype, bug))
+        return {"outputs": outputs, "gradients": grads}
+    return run
 
 
 def main():
@@ -743,16 +638,8 @@ def main():
     if args.bug != "none" and args.bug not in BUGS:
         print(f"zoo_adapter.py: unknown bug \"{args.bug}\" (none, {', '.join(BUGS)})", file=sys.stderr)
         return 2
-    out = sys.stdout
-    out.write(json.dumps({"adapter": PROTOCOL, "implementation": {"name": "zoo", "version": args.bug},
-                          "dtypes": list(DTYPES), "ops": OPS}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        out.write(handle_line(line, args.bug) + "\n")
-        out.flush()
-    return 0
+    return serve("zoo", args.bug, DTYPES, {n: kit_op(n, f, args.bug) for n, f in HANDLERS.items()},
+                 echo_dtype=False)
 
 
 if __name__ == "__main__":
