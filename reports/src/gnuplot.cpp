@@ -11,11 +11,20 @@
 
 namespace gradspec::reports {
 
+std::atomic<pid_t> gnuplot_child{0};
+
 void run_gnuplot(const std::string& dir, const std::string& script) {
   int in[2];
   if (::pipe(in) != 0) throw std::runtime_error(std::string("cannot create a pipe for gnuplot: ") + std::strerror(errno));
   std::fflush(nullptr);
+  // No termination signal between fork and publishing the pid: the handler would miss gnuplot.
+  sigset_t termination, saved;
+  sigemptyset(&termination);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&termination, s);
+  ::sigprocmask(SIG_BLOCK, &termination, &saved);
   const pid_t pid = ::fork();
+  if (pid > 0) gnuplot_child.store(pid);
+  ::sigprocmask(SIG_SETMASK, &saved, nullptr);
   if (pid < 0) {
     ::close(in[0]);
     ::close(in[1]);
@@ -48,6 +57,7 @@ void run_gnuplot(const std::string& dir, const std::string& script) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  gnuplot_child.store(0);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) throw std::runtime_error("cannot run gnuplot (is gnuplot installed?)");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("gnuplot failed to draw the plot");
 }

@@ -3,17 +3,21 @@
 #include "gnuplot.hpp"
 
 #include "gradspec/cases/json_io.hpp"
+#include "gradspec/cases/signal_chain.hpp"
 #include "gradspec/errors.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <signal.h>
 #include <unistd.h>
 
 namespace gradspec::reports {
@@ -287,6 +291,42 @@ void write_plain(const fs::path& path, const std::string& text) {
 
 } // namespace
 
+namespace {
+
+// While a report is being written, SIGINT/SIGTERM/SIGHUP kill gnuplot and remove the private
+// folder's files, the folder, and DIR if it was created here (async-signal-safe: fixed buffers,
+// kill, unlink, rmdir), then pass the signal on.
+constexpr std::size_t max_pending_path = 4096;
+char pending_paths[6][max_pending_path]; // files first, then the folders, innermost first
+int pending_count = 0;
+volatile std::sig_atomic_t report_pending = 0;
+cases::signal_chain report_chain;
+
+extern "C" void remove_report_temporaries(int signal) {
+  if (report_pending) {
+    const pid_t child = gnuplot_child.load();
+    if (child > 0) ::kill(child, SIGKILL);
+    for (int i = 0; i < pending_count; ++i)
+      if (::unlink(pending_paths[i]) != 0) ::rmdir(pending_paths[i]);
+  }
+  cases::pass_on(signal, report_chain);
+}
+
+struct report_guard {
+  report_guard(const std::vector<fs::path>& paths) {
+    static const bool installed = (cases::install_chained(remove_report_temporaries, report_chain), true);
+    (void)installed;
+    for (const auto& p : paths)
+      if (p.native().size() >= max_pending_path) return; // never a truncated path: no cleanup then
+    pending_count = 0;
+    for (const auto& p : paths) std::memcpy(pending_paths[pending_count++], p.c_str(), p.native().size() + 1);
+    report_pending = 1;
+  }
+  ~report_guard() { report_pending = 0; }
+};
+
+} // namespace
+
 void write_report(const std::vector<std::string>& summaries, const std::string& dir) {
   std::vector<implementation> impls;
   for (const auto& s : summaries) impls.push_back(load(s));
@@ -320,6 +360,11 @@ void write_report(const std::vector<std::string>& summaries, const std::string& 
     fs::remove_all(work, ignored);
     if (!existed) fs::remove(out, ignored); // only if still empty
   };
+  std::vector<fs::path> temporaries;
+  for (const char* name : names) temporaries.push_back(work / name);
+  temporaries.push_back(work);
+  if (!existed) temporaries.push_back(out);
+  const report_guard guard(temporaries);
   try {
     if (!fs::create_directory(work, ec) || ec) throw bad_input("--out", dir + ": cannot write in this folder (" + ec.message() + ")");
     write_plain(work / "report.md", markdown(impls, ops));

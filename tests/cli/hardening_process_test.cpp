@@ -206,6 +206,34 @@ BOOST_AUTO_TEST_CASE(a_signal_to_run_leaves_no_adapter_process) {
   }
 }
 
+// A signal while `report` waits for gnuplot (here a fake one that sleeps) kills gnuplot and removes
+// the private folder, and DIR, which report created.
+BOOST_AUTO_TEST_CASE(a_signal_to_report_leaves_no_gnuplot_and_no_file) {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    scratch s;
+    const std::string summary = s.path("summary.json");
+    BOOST_TEST_REQUIRE(run_limited("run --quiet --suite cases/standard/relu.json --builtin armadillo-f64 --json " + summary).code == 0);
+    const fs::path bin = s.dir / "bin";
+    fs::create_directories(bin);
+    const std::string pidfile = s.path("gnuplot.pid");
+    std::ofstream(bin / "gnuplot") << "#!/bin/sh\necho $$ > " << pidfile << ".tmp && mv " << pidfile << ".tmp " << pidfile
+                                   << "\nexec sleep 30\n";
+    fs::permissions(bin / "gnuplot", fs::perms::owner_all);
+    const std::string saved_path = std::getenv("PATH");
+    ::setenv("PATH", (bin.string() + ":" + saved_path).c_str(), 1);
+    const pid_t gradspec = spawn("report " + summary + " --out " + s.path("report"));
+    ::setenv("PATH", saved_path.c_str(), 1);
+    BOOST_TEST_REQUIRE(wait_for_file(pidfile));
+    const auto gnuplot = pids_in(pidfile);
+    BOOST_TEST_REQUIRE(gnuplot.size() == 1u);
+    ::kill(gradspec, sig);
+    const int status = wait_child(gradspec, 10);
+    BOOST_TEST((status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == sig), "signal " << sig << ": status " << status);
+    BOOST_TEST(all_gone(gnuplot), "signal " << sig << ": gnuplot still running");
+    BOOST_TEST(!fs::exists(s.path("report")), "signal " << sig << ": the report folder (with its private folder) is left");
+  }
+}
+
 // The adapter's children die with it: at the end of a run (the adapter exits cleanly on EOF and
 // leaves its child behind) and when a case times out.
 BOOST_AUTO_TEST_CASE(an_adapters_children_die_on_stop_and_on_failure) {
