@@ -94,19 +94,6 @@ struct candidate_failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
-
-std::uint64_t splitmix(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 std::string number_text(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -241,12 +228,12 @@ public:
   std::vector<direction> directions() const {
     std::vector<direction> out;
     for (unsigned j = 0; j < o_.directions; ++j) {
-      std::uint64_t state = fnv1a(c_.id) ^ (0x5851F42D4C957F2Dull * (j + 1));
+      std::uint64_t state = cases::fnv1a(c_.id) ^ (0x5851F42D4C957F2Dull * (j + 1));
       direction d{"random direction " + std::to_string(j + 1), {}};
       for (const auto& in : inputs_) {
         std::vector<double> u(in.x.size(), 0);
         for (std::size_t i = 0; i < u.size(); ++i) {
-          const std::uint64_t r = splitmix(state);
+          const std::uint64_t r = cases::splitmix64(state);
           if (in.step[i] == 0) continue;
           const double mag = 0.5 + 0.5 * std::ldexp(static_cast<double>(r >> 11), -53);
           u[i] = (r & 1) ? -mag : mag;

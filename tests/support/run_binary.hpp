@@ -15,7 +15,10 @@ struct run_result {
 
 // Runs `gradspec ARGS` from the source root (so cases/, adapters/ resolve).
 inline run_result run_gradspec(const std::string& args) {
-  const std::string command = std::string("cd ") + GRADSPEC_SOURCE_DIR + " && " + GRADSPEC_BINARY + " " + args + " 2>&1";
+  // Appended piece by piece: GCC 12's -Warray-bounds misfires on a chain of + over literals here.
+  std::string command = "cd ";
+  for (const std::string& piece : {std::string(GRADSPEC_SOURCE_DIR), std::string(" && "), std::string(GRADSPEC_BINARY), " " + args, std::string(" 2>&1")})
+    command += piece;
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   std::array<char, 4096> buffer;
