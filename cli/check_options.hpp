@@ -31,8 +31,8 @@ struct check_options {
     app.add_flag("--forward-only", forward_only, "compare outputs (and intermediates) only, not gradients (implied by a "
                                                  "handshake or implementation with \"gradients\": false)");
     app.add_flag("--strict", strict, "acceptable findings (documented alternatives on inputs outside the maths) fail");
-    app.add_option("--baseline", baseline, defaulted("same-dtype baseline of the verdict rule: auto (armadillo-f64 for "
-                                                     "float64, armadillo-f32 otherwise), none, or a built-in name",
+    app.add_option("--baseline", baseline, defaulted("same-dtype baseline of the verdict rule: auto (reference-f64 for "
+                                                     "float64, reference-f32 otherwise), none, or a built-in name",
                                                      baseline));
     app.add_option("--json", json_path, "write the machine-readable summary (gradspec-check/1) here (default: none)");
     app.add_flag("--quiet", quiet, "no table on stdout");

@@ -79,7 +79,7 @@ int run_candidate(options o) {
   std::string who;
   if (!o.builtin.empty()) {
     const auto* b = checkers::find_builtin(o.builtin);
-    if (!b) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (armadillo-f64, armadillo-f32)");
+    if (!b) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (reference-f64, reference-f32; armadillo-f64, armadillo-f32 are their former names)");
     if (o.dtype.empty()) o.dtype = b->dtype;
     if (o.dtype != b->dtype) throw bad_input("--dtype", b->name + " computes in " + b->dtype + ", not " + o.dtype);
     ask = b->evaluate;
@@ -190,7 +190,7 @@ verb gradcheck_verb() {
             auto o = std::make_shared<options>();
             app.add_option("--cases", o->cases_path, "case or spec file, or a folder (its case and spec files, subfolders included; other JSON files are skipped)")->required();
             app.add_option("--adapter", o->adapter, "check this adapter's gradients against its own forward");
-            app.add_option("--builtin", o->builtin, "check a built-in candidate (armadillo-f64, armadillo-f32)");
+            app.add_option("--builtin", o->builtin, "check a built-in candidate: reference-f64, reference-f32 (the reference in float64, float32; armadillo-f64, armadillo-f32: former names)");
             app.add_option("--dtype", o->dtype, "candidate: float64 or float32 (default float64 when the candidate has it, else float32)");
             app.add_option("--directions", o->candidate.directions, defaulted("candidate: random directions per case", o->candidate.directions))
                 ->check(CLI::Range(0u, 1000u));

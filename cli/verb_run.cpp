@@ -91,7 +91,7 @@ int run(const options& o) {
   checkers::handshake h;
   if (!o.builtin.empty()) {
     builtin = checkers::find_builtin(o.builtin);
-    if (!builtin) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (armadillo-f64, armadillo-f32)");
+    if (!builtin) throw bad_input("--builtin", "unknown built-in \"" + o.builtin + "\" (reference-f64, reference-f32; armadillo-f64, armadillo-f32 are their former names)");
     p = o.check.make_policy(builtin->dtype);
     h.implementation = {builtin->name, builtin->version, builtin->dtype};
     h.dtypes = {builtin->dtype};
@@ -166,7 +166,7 @@ verb run_verb() {
             auto o = std::make_shared<options>();
             app.add_option("--suite", o->suite, "golden case file, or a folder (its golden files, subfolders included; other JSON files are skipped)")->required();
             auto* adapter = app.add_option("--adapter", o->adapter, "the adapter command (run with /bin/sh -c)");
-            auto* builtin = app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: armadillo-f64, armadillo-f32");
+            auto* builtin = app.add_option("--builtin", o->builtin, "a built-in candidate instead of an adapter: reference-f64, reference-f32 (the reference in float64, float32; armadillo-f64, armadillo-f32: former names)");
             app.add_option("--timeout", o->timeout, defaulted("seconds per case (and for the handshake)", o->timeout))->check(timeout_seconds());
             app.add_option("--results", o->results, "also write the candidate's results here (gradspec-results/1)");
             app.add_option("--emit-requests", o->emit, "write the request lines to this file instead of running an adapter")

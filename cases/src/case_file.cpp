@@ -299,6 +299,7 @@ template <class T> reference::tensor<T> to_tensor(const raw_tensor& t) {
 }
 template reference::tensor<double> to_tensor(const raw_tensor&);
 template reference::tensor<reference::mp_real> to_tensor(const raw_tensor&);
+template reference::tensor<float> to_tensor(const raw_tensor&);
 
 reference::int_tensor to_int_tensor(const raw_tensor& t) { return {t.shape, t.ints}; }
 
@@ -317,5 +318,6 @@ template <class T> reference::op_args<T> case_args(const test_case& c) {
 }
 template reference::op_args<double> case_args(const test_case&);
 template reference::op_args<reference::mp_real> case_args(const test_case&);
+template reference::op_args<float> case_args(const test_case&);
 
 } // namespace gradspec::cases

@@ -53,5 +53,6 @@ template <class T> op_result<T> evaluate(const op_info& op, const op_args<T>& ar
 
 template op_result<double> evaluate(const op_info&, const op_args<double>&, bool);
 template op_result<mp_real> evaluate(const op_info&, const op_args<mp_real>&, bool);
+template op_result<float> evaluate(const op_info&, const op_args<float>&, bool);
 
 } // namespace gradspec::reference

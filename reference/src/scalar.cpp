@@ -44,6 +44,15 @@ template <> double parse_scalar<double>(std::string_view text) {
   return v; // overflow gives +-inf and underflow the correctly rounded subnormal, as IEEE wants
 }
 
+template <> float parse_scalar<float>(std::string_view text) {
+  std::string s = checked_text(text);
+  char* end = nullptr;
+  errno = 0;
+  float v = std::strtof(s.c_str(), &end); // correctly rounded from the decimal text (no double rounding)
+  if (end != s.c_str() + s.size()) throw std::invalid_argument("not a decimal number: \"" + s + "\"");
+  return v;
+}
+
 template <> mp_real parse_scalar<mp_real>(std::string_view text) {
   std::string s = checked_text(text);
   mp_real v;

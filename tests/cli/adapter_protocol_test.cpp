@@ -63,9 +63,9 @@ BOOST_AUTO_TEST_CASE(offline_requests_and_responses_round_trip) {
 
 // The built-ins are their own dtype's baseline, so this asserts completeness (every tensor present,
 // right shapes, no NaN where the reference is finite); their accuracy against the golden values is
-// asserted in checkers/builtin_test.
+// asserted in checkers/builtin_test. The former names armadillo-f64/f32 are aliases of the same two.
 BOOST_AUTO_TEST_CASE(builtin_candidates_pass_the_committed_suites) {
-  for (const char* b : {"armadillo-f64", "armadillo-f32"})
+  for (const char* b : {"reference-f64", "reference-f32"})
     for (const char* s : {"cases/standard", "cases/edge"}) {
       auto r = run_gradspec(std::string("run --builtin ") + b + " --suite " + s + " --quiet");
       BOOST_TEST(r.code == 0, b << " on " << s << ": " << r.output);
@@ -82,7 +82,10 @@ BOOST_AUTO_TEST_CASE(gradcheck_of_the_reference_and_of_candidates) {
   r = run_gradspec("gradcheck --cases cases/standard/softmax.json --adapter '/usr/bin/python3 tests/zoo/zoo_adapter.py --bug softmax_backward_missing_term'");
   BOOST_TEST(r.code == 1, r.output);
   BOOST_TEST(r.output.find("0 passed, 5 failed") != std::string::npos, r.output);
-  BOOST_TEST(run_gradspec("gradcheck --cases cases/standard/linear.json --builtin armadillo-f64").code == 0);
+  BOOST_TEST(run_gradspec("gradcheck --cases cases/standard/linear.json --builtin reference-f64").code == 0);
+  r = run_gradspec("run --builtin armadillo-f32 --suite cases/standard/linear.json"); // the former name, an alias
+  BOOST_TEST(r.code == 0, r.output);
+  BOOST_TEST(r.output.find("reference-f32") != std::string::npos, r.output);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
 BOOST_AUTO_TEST_CASE(report_writes_a_table_and_a_plot) {
   scratch s;
   const std::string summary = s.path("summary.json");
-  auto r = run("run --suite " + std::string(GRADSPEC_SOURCE_DIR) + "/cases/standard/softmax.json --builtin armadillo-f64 --quiet --json " + summary);
+  auto r = run("run --suite " + std::string(GRADSPEC_SOURCE_DIR) + "/cases/standard/softmax.json --builtin reference-f64 --quiet --json " + summary);
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(run("report " + summary + " --out " + s.path("report")).code == 0);
   const std::string md = s.read("report/report.md");

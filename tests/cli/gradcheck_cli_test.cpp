@@ -1,5 +1,5 @@
 // `gradspec gradcheck` of a candidate as a user meets it: the numpy bug zoo adapter (correct, and
-// with a backward-only bug), the built-in Armadillo candidates, float64 and float32, the closing
+// with a backward-only bug), the built-in candidates (reference-f64, reference-f32), float64 and float32, the closing
 // line, exit codes and the --json summary. Single committed files keep it fast.
 #include "gradspec/cases/json_io.hpp"
 #include "support/run_binary.hpp"
@@ -103,16 +103,16 @@ BOOST_AUTO_TEST_CASE(json_summary_states_dtype_verdicts_and_counts_and_reruns_id
 }
 
 BOOST_AUTO_TEST_CASE(builtin_candidates_in_their_dtype) {
-  auto r = run_gradspec("gradcheck --cases cases/standard/layer_norm.json --builtin armadillo-f32");
+  auto r = run_gradspec("gradcheck --cases cases/standard/layer_norm.json --builtin reference-f32");
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(has(r.output, "in float32"), r.output);
   BOOST_TEST(has(r.output, " passed, 0 failed, 0 inconclusive, 0 skipped\n"), r.output);
-  r = run_gradspec("gradcheck --cases cases/standard/softmax.json --builtin armadillo-f64");
+  r = run_gradspec("gradcheck --cases cases/standard/softmax.json --builtin reference-f64");
   BOOST_TEST(r.code == 0, r.output);
 }
 
 BOOST_AUTO_TEST_CASE(bad_usage_exits_2) {
-  auto r = run_gradspec("gradcheck --cases cases/standard/softmax.json --builtin armadillo-f32 --dtype float64");
+  auto r = run_gradspec("gradcheck --cases cases/standard/softmax.json --builtin reference-f32 --dtype float64");
   BOOST_TEST(r.code == 2, r.output);
   BOOST_TEST(has(r.output, "--dtype"), r.output);
   r = run_gradspec("gradcheck --cases cases/standard/softmax.json --dtype bfloat16 " + zoo("none"));

@@ -302,7 +302,7 @@ BOOST_AUTO_TEST_CASE(malformed_files_exit_2_naming_file_and_path) {
   }
   for (const auto& base : bases) {
     const std::string golden = source(base), results = s.path("results.json"), summary = s.path("summary.json");
-    auto made = run("run --suite " + golden + " --builtin armadillo-f64 --quiet --results " + results + " --json " + summary);
+    auto made = run("run --suite " + golden + " --builtin reference-f64 --quiet --results " + results + " --json " + summary);
     BOOST_REQUIRE_MESSAGE(made.code == 0 || made.code == 1, base << ": " << made.output);
     const json golden_doc = load(golden);
 
@@ -382,7 +382,7 @@ BOOST_AUTO_TEST_CASE(wrong_verdicts_are_refused) {
   auto r = run("check --quiet --cases " + spec + " --results " + results("-1"));
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.output.find(spec + ": /cases/0: no \"expected\": a spec file, not a golden file") != std::string::npos, r.output);
-  BOOST_TEST(run("run --quiet --suite " + spec + " --builtin armadillo-f64").code == 2);
+  BOOST_TEST(run("run --quiet --suite " + spec + " --builtin reference-f64").code == 2);
 
   // Outputs that would overwrite an input (the same file under any name).
   const std::string before = s.read("golden.json");
@@ -391,7 +391,7 @@ BOOST_AUTO_TEST_CASE(wrong_verdicts_are_refused) {
   BOOST_TEST(r.code == 2);
   BOOST_TEST(r.output.find("--json") != std::string::npos, r.output);
   for (const char* option : {"--results", "--json", "--emit-requests"}) {
-    r = run("run --quiet --suite " + golden + " --builtin armadillo-f64 --dtype float64 " + option + " " + golden);
+    r = run("run --quiet --suite " + golden + " --builtin reference-f64 --dtype float64 " + option + " " + golden);
     BOOST_TEST(r.code == 2, option << ": " << r.output);
     BOOST_TEST(r.output.find(option) != std::string::npos, r.output);
   }
@@ -402,7 +402,7 @@ BOOST_AUTO_TEST_CASE(wrong_verdicts_are_refused) {
 BOOST_AUTO_TEST_CASE(bad_options_exit_2_naming_the_option) {
   scratch s;
   const std::string golden = source("cases/standard/relu.json"), results = s.path("results.json");
-  BOOST_REQUIRE(run("run --quiet --suite " + golden + " --builtin armadillo-f64 --results " + results).code == 0);
+  BOOST_REQUIRE(run("run --quiet --suite " + golden + " --builtin reference-f64 --results " + results).code == 0);
   const std::string check = "check --quiet --cases " + golden + " --results " + results + " ";
   for (const std::string bad : {"--atol nan", "--atol -1", "--atol inf", "--rtol nan", "--rtol -1", "--op-tolerance =1:2",
                                 "--op-tolerance relu=:1", "--op-tolerance relu=1:nan", "--op-tolerance nope=1:2"}) {
@@ -491,7 +491,7 @@ BOOST_AUTO_TEST_CASE(sizes_and_devices_are_bounded) {
 BOOST_AUTO_TEST_CASE(report_validates_writes_all_or_nothing_and_never_builds_commands) {
   scratch s;
   const std::string summary = s.path("summary.json");
-  BOOST_REQUIRE(run("run --quiet --suite " + source("cases/standard/relu.json") + " --builtin armadillo-f64 --json " + summary).code == 0);
+  BOOST_REQUIRE(run("run --quiet --suite " + source("cases/standard/relu.json") + " --builtin reference-f64 --json " + summary).code == 0);
   json doc = load(summary);
   for (const char* key : {"verdict", "op", "id"}) {
     json d = doc;

@@ -316,7 +316,7 @@ BOOST_AUTO_TEST_CASE(timeouts_and_conflicting_options_exit_2) {
   if (r.code == 1) BOOST_TEST(every_reason_has(reasons(s.path("out.json")), "not implemented"));
   // --emit-requests with --adapter or --builtin, or both of those: refused, nothing written.
   const std::string emit = " --emit-requests " + s.path("req.jsonl");
-  for (const std::string& extra : {emit + " --adapter x", emit + " --builtin armadillo-f64", std::string(" --adapter x --builtin armadillo-f64")}) {
+  for (const std::string& extra : {emit + " --adapter x", emit + " --builtin reference-f64", std::string(" --adapter x --builtin reference-f64")}) {
     r = run_limited("run --suite cases/standard/relu.json" + extra, 30);
     BOOST_TEST(r.code == 2, extra << ": " << r.output);
     BOOST_TEST(r.output.find("--adapter") + r.output.find("--builtin") != 2 * std::string::npos, r.output);

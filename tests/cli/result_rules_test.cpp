@@ -37,7 +37,7 @@ std::string verdict_of(const json& summary, const std::string& id) {
 // The correct results of the built-in float64 candidate on a suite file, as a result file.
 json builtin_results(const std::string& suite) {
   const auto path = temp("builtin.json");
-  auto r = run_gradspec("run --suite " + suite + " --builtin armadillo-f64 --quiet --results " + path);
+  auto r = run_gradspec("run --suite " + suite + " --builtin reference-f64 --quiet --results " + path);
   BOOST_REQUIRE_MESSAGE(r.code == 0, r.output);
   return gradspec::cases::read_json_file(path);
 }

@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(verify_counts_cases_of_the_files_under_a_folder) {
 
 BOOST_AUTO_TEST_CASE(run_check_verify_on_a_folder_skip_json_that_is_not_case_files) {
   // The committed cases/ folder: its subfolders' golden files; the slides' result file and the spec are skipped.
-  auto r = run_gradspec("run --suite cases --builtin armadillo-f64 --quiet");
+  auto r = run_gradspec("run --suite cases --builtin reference-f64 --quiet");
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(has(r.output, "gradspec: skipped cases/slides_results.json: not a gradspec-cases/1 file (format \"gradspec-results/1\")\n"), r.output);
   BOOST_TEST(has(r.output, "gradspec: skipped cases/specs/catalogue.json: a spec file, not a golden file"), r.output);
@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(run_check_verify_on_a_folder_skip_json_that_is_not_case_fil
   s.copy(source("cases/slides_results.json"), "suite/slides_results.json");
   s.write("suite/list.json", "[1, 2]");
   const std::string results = s.path("results.json"), summary = s.path("summary.json");
-  r = run_gradspec("run --suite " + suite + " --builtin armadillo-f64 --quiet --results " + results + " --json " + summary);
+  r = run_gradspec("run --suite " + suite + " --builtin reference-f64 --quiet --results " + results + " --json " + summary);
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(has(r.output, "skipped " + suite + "/slides_results.json: not a gradspec-cases/1 file"), r.output);
   BOOST_TEST(has(r.output, "skipped " + suite + "/list.json: not a gradspec-cases/1 file (not a JSON object)"), r.output);
@@ -155,13 +155,13 @@ BOOST_AUTO_TEST_CASE(run_check_verify_on_a_folder_skip_json_that_is_not_case_fil
 
   // A JSON file that cannot be read is not skipped: it may be a broken case file.
   s.write("suite/broken.json", "{\"format\": \"gradspec-cases/1\", \"cases\": [");
-  r = run_gradspec("run --suite " + suite + " --builtin armadillo-f64 --quiet");
+  r = run_gradspec("run --suite " + suite + " --builtin reference-f64 --quiet");
   BOOST_TEST(r.code == 2, r.output);
   BOOST_TEST(has(r.output, suite + "/broken.json"), r.output);
 }
 
 BOOST_AUTO_TEST_CASE(a_file_named_explicitly_must_be_a_case_file_and_a_folder_must_hold_one) {
-  for (const std::string command : {"run --builtin armadillo-f64 --suite ", "check --results cases/slides_results.json --cases ", "verify "}) {
+  for (const std::string command : {"run --builtin reference-f64 --suite ", "check --results cases/slides_results.json --cases ", "verify "}) {
     auto r = run_gradspec(command + "cases/slides_results.json");
     BOOST_TEST(r.code == 2, command << ": " << r.output);
     BOOST_TEST(has(r.output, "cases/slides_results.json: /format: expected \"gradspec-cases/1\""), command << ": " << r.output);
@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(a_file_named_explicitly_must_be_a_case_file_and_a_folder_mu
   }
   scratch s;
   s.copy(source("cases/slides_results.json"), "only/slides_results.json");
-  auto r = run_gradspec("run --builtin armadillo-f64 --suite " + s.path("only"));
+  auto r = run_gradspec("run --builtin reference-f64 --suite " + s.path("only"));
   BOOST_TEST(r.code == 2, r.output);
   BOOST_TEST(has(r.output, s.path("only") + ": no golden case files (gradspec-cases/1) in this folder (1 JSON file(s) skipped)"), r.output);
   fs::create_directories(s.path("empty"));
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(report_states_what_each_summary_was_made_from) {
   scratch s;
   const std::string golden = source("cases/standard/softmax.json"), results = s.path("results.json");
   const std::string online = s.path("online.json"), offline = s.path("offline.json");
-  auto r = run_gradspec("run --suite " + golden + " --builtin armadillo-f64 --quiet --results " + results + " --json " + online);
+  auto r = run_gradspec("run --suite " + golden + " --builtin reference-f64 --quiet --results " + results + " --json " + online);
   BOOST_TEST_REQUIRE(r.code == 0, r.output);
   r = run_gradspec("check --cases " + golden + " --results " + results + " --quiet --json " + offline);
   BOOST_TEST_REQUIRE(r.code == 0, r.output);
@@ -195,9 +195,9 @@ BOOST_AUTO_TEST_CASE(report_states_what_each_summary_was_made_from) {
   BOOST_TEST(has(md, "| " + golden + " | 5 | " + sha1 + " |"), md);
   BOOST_TEST(has(md, std::string("- gradspec: ") + gradspec::cases::generator_version + "\n"), md);
   BOOST_TEST(has(md, "- dtype: float64\n"), md);
-  BOOST_TEST(has(md, "- Policy numbers: ratio 4.0; floor_eps 16.0; eps 2.220446049250313e-16; baseline armadillo-f64"), md);
-  BOOST_TEST(has(md, "- Candidate: armadillo-f64 armadillo "), md);
-  BOOST_TEST(has(md, "built-in `armadillo-f64`"), md);
+  BOOST_TEST(has(md, "- Policy numbers: ratio 4.0; floor_eps 16.0; eps 2.220446049250313e-16; baseline reference-f64"), md);
+  BOOST_TEST(has(md, std::string("- Candidate: reference-f64 gradspec ") + gradspec::cases::generator_version), md);
+  BOOST_TEST(has(md, "built-in `reference-f64`"), md);
   BOOST_TEST(has(md, "results `" + results + "` (SHA-1 `" + sha1sum(results) + "`)"), md);
   // Deterministic: the same summaries give the same bytes.
   BOOST_TEST_REQUIRE(run_gradspec("report " + online + " " + offline + " --out " + s.path("again")).code == 0);

@@ -85,7 +85,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         res, summary = os.path.join(tmp, "results.json"), os.path.join(tmp, "summary.json")
         for suite in ("cases/standard/attention.json", "cases/edge"):
-            code, out = gradspec(binary, "run", "--suite", suite, "--builtin", "armadillo-f32", "--quiet",
+            code, out = gradspec(binary, "run", "--suite", suite, "--builtin", "reference-f32", "--quiet",
                                  "--results", res, "--json", summary)
             expect(code == 0, f"run {suite}: exit {code}: {out[-300:]}")
             with open(res) as fh:

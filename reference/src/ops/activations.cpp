@@ -163,8 +163,10 @@ template <class T> tensor<T> activation_backward(activation act, const tensor<T>
 }
 
 template tensor<double> activation_forward(activation, const tensor<double>&);
+template tensor<float> activation_forward(activation, const tensor<float>&);
 template tensor<mp_real> activation_forward(activation, const tensor<mp_real>&);
 template tensor<double> activation_backward(activation, const tensor<double>&, const tensor<double>&);
+template tensor<float> activation_backward(activation, const tensor<float>&, const tensor<float>&);
 template tensor<mp_real> activation_backward(activation, const tensor<mp_real>&, const tensor<mp_real>&);
 
 namespace {
@@ -194,7 +196,7 @@ std::vector<input_spec> x_input(const param_map&) { return {{"x", "[...]"}}; }
 
 op_info relu_op() {
   return {"relu", "max(x, 0) elementwise; relu'(0) = 0", {}, &x_input, {{"y", "[...]"}}, {},
-          &relu_evaluate<double>, &relu_evaluate<mp_real>};
+          &relu_evaluate<double>, &relu_evaluate<mp_real>, &relu_evaluate<float>};
 }
 
 op_info gelu_op() {
@@ -206,12 +208,12 @@ op_info gelu_op() {
           {{"y", "[...]"}},
           {},
           &gelu_evaluate<double>,
-          &gelu_evaluate<mp_real>};
+          &gelu_evaluate<mp_real>, &gelu_evaluate<float>};
 }
 
 op_info silu_op() {
   return {"silu", "x·σ(x) elementwise (swish)", {}, &x_input, {{"y", "[...]"}}, {},
-          &silu_evaluate<double>, &silu_evaluate<mp_real>};
+          &silu_evaluate<double>, &silu_evaluate<mp_real>, &silu_evaluate<float>};
 }
 
 } // namespace gradspec::reference

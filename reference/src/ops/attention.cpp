@@ -170,6 +170,7 @@ attention_grads<T> attention_backward(const tensor<T>& dout, const tensor<T>& q,
   template attention_grads<T> attention_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const tensor<T>&, \
                                                  const T&, const attention_cache<T>&);
 GRADSPEC_ATTENTION_INSTANTIATE(double)
+GRADSPEC_ATTENTION_INSTANTIATE(float)
 GRADSPEC_ATTENTION_INSTANTIATE(mp_real)
 #undef GRADSPEC_ATTENTION_INSTANTIATE
 
@@ -227,7 +228,7 @@ op_info attention_op() {
           {{"out", "[..., Tq, Dv]"}},
           {"scores", "weights"},
           &attention_evaluate<double>,
-          &attention_evaluate<mp_real>};
+          &attention_evaluate<mp_real>, &attention_evaluate<float>};
 }
 
 } // namespace gradspec::reference

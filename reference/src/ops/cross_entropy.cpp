@@ -108,6 +108,7 @@ tensor<T> cross_entropy_backward(const tensor<T>& dloss, const int_tensor& targe
   template tensor<T> cross_entropy_backward(const tensor<T>&, const int_tensor&, reduction,              \
                                             std::optional<std::int64_t>, const T&, const cross_entropy_cache<T>&);
 GRADSPEC_CE_INSTANTIATE(double)
+GRADSPEC_CE_INSTANTIATE(float)
 GRADSPEC_CE_INSTANTIATE(mp_real)
 #undef GRADSPEC_CE_INSTANTIATE
 
@@ -167,7 +168,7 @@ op_info cross_entropy_op() {
           {{"loss", "[] (mean, sum) or [...] (none)"}},
           {"log_probs"},
           &cross_entropy_evaluate<double>,
-          &cross_entropy_evaluate<mp_real>};
+          &cross_entropy_evaluate<mp_real>, &cross_entropy_evaluate<float>};
 }
 
 } // namespace gradspec::reference

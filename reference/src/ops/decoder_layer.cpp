@@ -125,6 +125,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   template decoder_layer_params<T> decoder_layer_params_from(const op_args<T>&, const std::string&, std::int64_t); \
   template void store_gradients(op_result<T>&, const std::string&, decoder_layer_grads<T>&&);
 GRADSPEC_DECODER_INSTANTIATE(double)
+GRADSPEC_DECODER_INSTANTIATE(float)
 GRADSPEC_DECODER_INSTANTIATE(mp_real)
 #undef GRADSPEC_DECODER_INSTANTIATE
 
@@ -176,7 +177,7 @@ op_info decoder_layer_op() {
           {{"y", "[..., T, C]"}},
           {"h1", "h2"},
           &decoder_layer_evaluate<double>,
-          &decoder_layer_evaluate<mp_real>};
+          &decoder_layer_evaluate<mp_real>, &decoder_layer_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -79,6 +79,7 @@ template <class T> tensor<T> positional_encoding(std::int64_t length, std::int64
   template tensor<T> embedding_backward(const tensor<T>&, const int_tensor&, const shape_t&, const T&); \
   template tensor<T> positional_encoding(std::int64_t, std::int64_t, const T&, std::int64_t);
 GRADSPEC_EMBEDDING_INSTANTIATE(double)
+GRADSPEC_EMBEDDING_INSTANTIATE(float)
 GRADSPEC_EMBEDDING_INSTANTIATE(mp_real)
 #undef GRADSPEC_EMBEDDING_INSTANTIATE
 
@@ -137,7 +138,7 @@ op_info embedding_op() {
           {{"y", "[..., C]"}},
           {},
           &embedding_evaluate<double>,
-          &embedding_evaluate<mp_real>};
+          &embedding_evaluate<mp_real>, &embedding_evaluate<float>};
 }
 
 op_info positional_encoding_op() {
@@ -152,7 +153,7 @@ op_info positional_encoding_op() {
           {{"pe", "[T, C]", false}},
           {},
           &positional_encoding_evaluate<double>,
-          &positional_encoding_evaluate<mp_real>};
+          &positional_encoding_evaluate<mp_real>, &positional_encoding_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -97,6 +97,7 @@ void require_heads(std::int64_t heads, std::int64_t C) {
   template encoder_layer_params<T> encoder_layer_params_from(const op_args<T>&, const std::string&, std::int64_t); \
   template void store_gradients(op_result<T>&, const std::string&, encoder_layer_grads<T>&&);
 GRADSPEC_ENCODER_INSTANTIATE(double)
+GRADSPEC_ENCODER_INSTANTIATE(float)
 GRADSPEC_ENCODER_INSTANTIATE(mp_real)
 #undef GRADSPEC_ENCODER_INSTANTIATE
 
@@ -145,7 +146,7 @@ op_info encoder_layer_op() {
           {{"y", "[..., T, C]"}},
           {"h"},
           &encoder_layer_evaluate<double>,
-          &encoder_layer_evaluate<mp_real>};
+          &encoder_layer_evaluate<mp_real>, &encoder_layer_evaluate<float>};
 }
 
 } // namespace gradspec::reference

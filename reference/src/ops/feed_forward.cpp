@@ -58,6 +58,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   template feed_forward_params<T> feed_forward_params_from(const op_args<T>&, const std::string&, std::int64_t);   \
   template void store_gradients(op_result<T>&, const std::string&, feed_forward_grads<T>&&);
 GRADSPEC_FFN_INSTANTIATE(double)
+GRADSPEC_FFN_INSTANTIATE(float)
 GRADSPEC_FFN_INSTANTIATE(mp_real)
 #undef GRADSPEC_FFN_INSTANTIATE
 
@@ -95,7 +96,7 @@ op_info feed_forward_op() {
           {{"y", "[..., C]"}},
           {"pre_activation", "hidden"},
           &feed_forward_evaluate<double>,
-          &feed_forward_evaluate<mp_real>};
+          &feed_forward_evaluate<mp_real>, &feed_forward_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -168,6 +168,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   template layer_norm_params<T> layer_norm_params_from(const op_args<T>&, const std::string&, std::int64_t);     \
   template void store_gradients(op_result<T>&, const std::string&, norm_grads<T>&&);
 GRADSPEC_NORM_INSTANTIATE(double)
+GRADSPEC_NORM_INSTANTIATE(float)
 GRADSPEC_NORM_INSTANTIATE(mp_real)
 #undef GRADSPEC_NORM_INSTANTIATE
 
@@ -234,7 +235,7 @@ op_info layer_norm_op() {
           {{"y", "[..., C]"}},
           {"mean", "rstd"},
           &layer_norm_evaluate<double>,
-          &layer_norm_evaluate<mp_real>};
+          &layer_norm_evaluate<mp_real>, &layer_norm_evaluate<float>};
 }
 
 op_info rms_norm_op() {
@@ -245,7 +246,7 @@ op_info rms_norm_op() {
           {{"y", "[..., C]"}},
           {"rstd"},
           &rms_norm_evaluate<double>,
-          &rms_norm_evaluate<mp_real>};
+          &rms_norm_evaluate<mp_real>, &rms_norm_evaluate<float>};
 }
 
 } // namespace gradspec::reference

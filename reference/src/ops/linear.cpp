@@ -30,8 +30,10 @@ linear_grads<T> linear_backward(const tensor<T>& dy, const tensor<T>& x, const t
 }
 
 template tensor<double> linear_forward(const tensor<double>&, const tensor<double>&, const tensor<double>*);
+template tensor<float> linear_forward(const tensor<float>&, const tensor<float>&, const tensor<float>*);
 template tensor<mp_real> linear_forward(const tensor<mp_real>&, const tensor<mp_real>&, const tensor<mp_real>*);
 template linear_grads<double> linear_backward(const tensor<double>&, const tensor<double>&, const tensor<double>&, bool);
+template linear_grads<float> linear_backward(const tensor<float>&, const tensor<float>&, const tensor<float>&, bool);
 template linear_grads<mp_real> linear_backward(const tensor<mp_real>&, const tensor<mp_real>&, const tensor<mp_real>&, bool);
 
 namespace {
@@ -58,7 +60,7 @@ op_info linear_op() {
           [](const param_map&) {
             return std::vector<input_spec>{{"x", "[..., I]"}, {"w", "[I, O]"}, {"b", "[O]"}};
           },
-          {{"y", "[..., O]"}}, {}, &linear_evaluate<double>, &linear_evaluate<mp_real>};
+          {{"y", "[..., O]"}}, {}, &linear_evaluate<double>, &linear_evaluate<mp_real>, &linear_evaluate<float>};
 }
 
 } // namespace gradspec::reference

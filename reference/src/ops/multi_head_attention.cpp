@@ -185,6 +185,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   template mha_params<T> mha_params_from(const op_args<T>&, const std::string&, std::int64_t);                   \
   template void store_gradients(op_result<T>&, const std::string&, mha_grads<T>&&);
 GRADSPEC_MHA_INSTANTIATE(double)
+GRADSPEC_MHA_INSTANTIATE(float)
 GRADSPEC_MHA_INSTANTIATE(mp_real)
 #undef GRADSPEC_MHA_INSTANTIATE
 
@@ -247,7 +248,7 @@ op_info multi_head_attention_op() {
           {{"y", "[..., Tq, C]"}},
           {"weights", "concat"},
           &multi_head_attention_evaluate<double>,
-          &multi_head_attention_evaluate<mp_real>};
+          &multi_head_attention_evaluate<mp_real>, &multi_head_attention_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -131,12 +131,16 @@ template <class T> tensor<T> log_softmax_backward(const tensor<T>& dy, const ten
 }
 
 template tensor<double> softmax_forward(const tensor<double>&);
+template tensor<float> softmax_forward(const tensor<float>&);
 template tensor<mp_real> softmax_forward(const tensor<mp_real>&);
 template tensor<double> softmax_backward(const tensor<double>&, const tensor<double>&);
+template tensor<float> softmax_backward(const tensor<float>&, const tensor<float>&);
 template tensor<mp_real> softmax_backward(const tensor<mp_real>&, const tensor<mp_real>&);
 template tensor<double> log_softmax_forward(const tensor<double>&);
+template tensor<float> log_softmax_forward(const tensor<float>&);
 template tensor<mp_real> log_softmax_forward(const tensor<mp_real>&);
 template tensor<double> log_softmax_backward(const tensor<double>&, const tensor<double>&);
+template tensor<float> log_softmax_backward(const tensor<float>&, const tensor<float>&);
 template tensor<mp_real> log_softmax_backward(const tensor<mp_real>&, const tensor<mp_real>&);
 
 namespace {
@@ -171,7 +175,7 @@ op_info softmax_op() {
           {{"y", "[..., N]"}},
           {},
           &softmax_evaluate<double>,
-          &softmax_evaluate<mp_real>};
+          &softmax_evaluate<mp_real>, &softmax_evaluate<float>};
 }
 
 op_info log_softmax_op() {
@@ -182,7 +186,7 @@ op_info log_softmax_op() {
           {{"y", "[..., N]"}},
           {},
           &log_softmax_evaluate<double>,
-          &log_softmax_evaluate<mp_real>};
+          &log_softmax_evaluate<mp_real>, &log_softmax_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -92,6 +92,7 @@ transformer_grads<T> transformer_backward(const tensor<T>& dloss, const tensor<T
                                                      const int_tensor&, const int_tensor&, const transformer_params<T>&, \
                                                      const transformer_options<T>&, const transformer_cache<T>&);
 GRADSPEC_TRANSFORMER_INSTANTIATE(double)
+GRADSPEC_TRANSFORMER_INSTANTIATE(float)
 GRADSPEC_TRANSFORMER_INSTANTIATE(mp_real)
 #undef GRADSPEC_TRANSFORMER_INSTANTIATE
 
@@ -215,7 +216,7 @@ op_info transformer_op() {
           {{"loss", "[]"}, {"logits", "[..., T, Vt]"}},
           {"memory"},
           &transformer_evaluate<double>,
-          &transformer_evaluate<mp_real>};
+          &transformer_evaluate<mp_real>, &transformer_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -54,7 +54,8 @@ case_file parse_case_file(const json& doc, const std::string& path);
 raw_tensor parse_tensor(const json& value, const std::string& path);
 json tensor_json(const raw_tensor& t);
 
-// Values of a raw tensor in the working scalar (mp_real at the current precision, or double).
+// Values of a raw tensor in the working scalar (mp_real at the current precision, double or float),
+// each read once from its decimal text and correctly rounded.
 template <class T> reference::tensor<T> to_tensor(const raw_tensor& t);
 reference::int_tensor to_int_tensor(const raw_tensor& t);
 

@@ -1,8 +1,9 @@
-// Built-in candidates: native implementations of every op in the catalogue, forward and backward,
-// written independently of reference/ with Armadillo in the candidate's own dtype (checkers/builtin/).
-// "armadillo-f64" (float64) and "armadillo-f32" (float32) are candidates a user can run in process
-// (`gradspec run --builtin armadillo-f32 --suite ...`) and the same-dtype baselines that the verdict
-// policy measures error ratios against.
+// Built-in candidates: the reference (reference/, every op of the catalogue, forward and backward)
+// instantiated in the candidate's own dtype, plain IEEE arithmetic in double or float.
+// "reference-f64" (float64) and "reference-f32" (float32) are candidates a user can run in process
+// (`gradspec run --builtin reference-f32 --suite ...`) and the same-dtype baselines that the verdict
+// policy measures error ratios against. Their former names "armadillo-f64" and "armadillo-f32" are
+// kept as aliases for one release.
 #pragma once
 
 #include "gradspec/cases/case_file.hpp"
@@ -16,21 +17,22 @@
 namespace gradspec::checkers {
 
 struct builtin_candidate {
-  std::string name;  // "armadillo-f64"
+  std::string name;  // "reference-f64"
+  std::string alias; // "armadillo-f64": the former name, accepted by find_builtin
   std::string dtype; // "float64"
   std::set<std::string> ops;
   // Outputs ("outputs.NAME"), gradients of every real input ("gradients.INPUT", when the case has
   // cotangents) and some intermediates, values as double; never throws: a case it cannot evaluate
   // (bad input, unknown op) comes back with `error` set.
   std::function<candidate_result(const cases::test_case&)> evaluate;
-  std::string version; // "armadillo 11.4.2"
+  std::string version; // "gradspec 0.1.0"
 };
 
-// armadillo-f64 (float64), armadillo-f32 (float32).
+// reference-f64 (float64), reference-f32 (float32).
 const std::vector<builtin_candidate>& builtin_candidates();
-// nullptr when unknown.
+// By name or alias; nullptr when unknown.
 const builtin_candidate* find_builtin(const std::string& name);
-// The same-dtype baseline of the verdict policy: armadillo-f64 for float64; armadillo-f32 for
+// The same-dtype baseline of the verdict policy: reference-f64 for float64; reference-f32 for
 // float32, bfloat16 and float16 (their inputs are exact in float32; the result is not rounded
 // further). nullptr for an unknown dtype.
 const builtin_candidate* baseline_for(const std::string& dtype);

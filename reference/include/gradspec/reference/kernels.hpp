@@ -38,6 +38,9 @@ template <> void gemm<double>(std::size_t, std::size_t, std::size_t, const doubl
                                   const double*, std::ptrdiff_t, std::ptrdiff_t, double*, bool);
 template <> void gemm<mp_real>(std::size_t, std::size_t, std::size_t, const mp_real*, std::ptrdiff_t, std::ptrdiff_t,
                                    const mp_real*, std::ptrdiff_t, std::ptrdiff_t, mp_real*, bool);
+template <> void gemm<float>(std::size_t, std::size_t, std::size_t, const float*, std::ptrdiff_t, std::ptrdiff_t,
+                                 const float*, std::ptrdiff_t, std::ptrdiff_t, float*, bool);
+template <> float dot<float>(const float*, std::ptrdiff_t, const float*, std::ptrdiff_t, std::size_t);
 template <> double dot<double>(const double*, std::ptrdiff_t, const double*, std::ptrdiff_t, std::size_t);
 template <> mp_real dot<mp_real>(const mp_real*, std::ptrdiff_t, const mp_real*, std::ptrdiff_t, std::size_t);
 

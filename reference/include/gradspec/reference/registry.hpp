@@ -1,6 +1,7 @@
 // The op registry: one row per op, read by the CLI (`gradspec ops`), the case generator and the
 // checkers. Each row names the inputs, outputs, params and intermediates of the op and points at its
-// evaluation in mp_real and in double.
+// evaluation in mp_real (the truth), in double and in float (the same code: the built-in candidates
+// and the same-dtype baseline of the verdict rule).
 #pragma once
 
 #include "gradspec/reference/params.hpp"
@@ -52,6 +53,7 @@ struct op_info {
   std::vector<std::string> intermediates;
   evaluate_fn<double> evaluate_f64;
   evaluate_fn<mp_real> evaluate_mp;
+  evaluate_fn<float> evaluate_f32;
 };
 
 const std::vector<op_info>& op_catalogue();
@@ -61,6 +63,7 @@ const op_info* find_op(std::string_view name);
 template <class T> evaluate_fn<T> evaluator(const op_info& op);
 template <> inline evaluate_fn<double> evaluator<double>(const op_info& op) { return op.evaluate_f64; }
 template <> inline evaluate_fn<mp_real> evaluator<mp_real>(const op_info& op) { return op.evaluate_mp; }
+template <> inline evaluate_fn<float> evaluator<float>(const op_info& op) { return op.evaluate_f32; }
 
 // Checks names and kinds of inputs against the op (missing, unknown, int vs real), then evaluates.
 template <class T> op_result<T> evaluate(const op_info& op, const op_args<T>& args, bool backward);

@@ -1,6 +1,6 @@
 // The reference scalar: Boost.Multiprecision over MPFR with the precision chosen at run time.
-// Op code is templated on the scalar T so that it runs in mp_real (the truth) and in double
-// (tests, quick candidates). Expression templates are off: hot loops call MPFR in place instead
+// Op code is templated on the scalar T so that it runs in mp_real (the truth) and in double and
+// float (the built-in candidates and the same-dtype baseline: plain IEEE arithmetic in T). Expression templates are off: hot loops call MPFR in place instead
 // (see kernels.hpp), and the rest reads better without them.
 #pragma once
 
@@ -24,10 +24,11 @@ unsigned set_precision_bits(unsigned bits);
 unsigned precision_bits();
 
 // Decimal text ("0.5", "-1e-5", "inf", "-inf", "nan") to a scalar, read exactly for mp_real (at the
-// working precision, correctly rounded) and correctly rounded for double. Throws std::invalid_argument
-// on malformed text.
+// working precision, correctly rounded) and correctly rounded for double and float (once, from the
+// decimal text: never through double). Throws std::invalid_argument on malformed text.
 template <class T> T parse_scalar(std::string_view text);
 template <> double parse_scalar<double>(std::string_view text);
+template <> float parse_scalar<float>(std::string_view text);
 template <> mp_real parse_scalar<mp_real>(std::string_view text);
 
 // `digits` significant decimal digits, shortest form (%g style, trailing zeros dropped).
@@ -37,6 +38,9 @@ std::string format_scalar(double x, int digits);
 template <class T> inline T infinity() { return std::numeric_limits<T>::infinity(); }
 template <class T> inline T quiet_nan() { return std::numeric_limits<T>::quiet_NaN(); }
 
+inline bool is_nan(float x) { return std::isnan(x); }
+inline bool is_inf(float x) { return std::isinf(x); }
+inline bool is_finite(float x) { return std::isfinite(x); }
 inline bool is_nan(double x) { return std::isnan(x); }
 inline bool is_inf(double x) { return std::isinf(x); }
 inline bool is_finite(double x) { return std::isfinite(x); }
@@ -45,6 +49,7 @@ inline bool is_inf(const mp_real& x) { return mpfr_inf_p(x.backend().data()) != 
 inline bool is_finite(const mp_real& x) { return mpfr_number_p(x.backend().data()) != 0; }
 
 // The scalar as double (for tests and diagnostics; rounds).
+inline double to_double(float x) { return x; }
 inline double to_double(double x) { return x; }
 inline double to_double(const mp_real& x) { return mpfr_get_d(x.backend().data(), MPFR_RNDN); }
 

@@ -21,8 +21,10 @@ template <class T> tensor<T> activation_forward(activation act, const tensor<T>&
 template <class T> tensor<T> activation_backward(activation act, const tensor<T>& dy, const tensor<T>& x);
 
 extern template tensor<double> activation_forward(activation, const tensor<double>&);
+extern template tensor<float> activation_forward(activation, const tensor<float>&);
 extern template tensor<mp_real> activation_forward(activation, const tensor<mp_real>&);
 extern template tensor<double> activation_backward(activation, const tensor<double>&, const tensor<double>&);
+extern template tensor<float> activation_backward(activation, const tensor<float>&, const tensor<float>&);
 extern template tensor<mp_real> activation_backward(activation, const tensor<mp_real>&, const tensor<mp_real>&);
 
 } // namespace gradspec::reference

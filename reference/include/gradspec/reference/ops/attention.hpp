@@ -34,6 +34,7 @@ attention_grads<T> attention_backward(const tensor<T>& dout, const tensor<T>& q,
   extern template attention_grads<T> attention_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, \
                                                         const tensor<T>&, const T&, const attention_cache<T>&);
 GRADSPEC_ATTENTION_EXTERN(double)
+GRADSPEC_ATTENTION_EXTERN(float)
 GRADSPEC_ATTENTION_EXTERN(mp_real)
 #undef GRADSPEC_ATTENTION_EXTERN
 

@@ -41,6 +41,7 @@ tensor<T> cross_entropy_backward(const tensor<T>& dloss, const int_tensor& targe
   extern template tensor<T> cross_entropy_backward(const tensor<T>&, const int_tensor&, reduction,              \
                                                    std::optional<std::int64_t>, const T&, const cross_entropy_cache<T>&);
 GRADSPEC_CE_EXTERN(double)
+GRADSPEC_CE_EXTERN(float)
 GRADSPEC_CE_EXTERN(mp_real)
 #undef GRADSPEC_CE_EXTERN
 

@@ -69,6 +69,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   extern template decoder_layer_params<T> decoder_layer_params_from(const op_args<T>&, const std::string&, std::int64_t); \
   extern template void store_gradients(op_result<T>&, const std::string&, decoder_layer_grads<T>&&);
 GRADSPEC_DECODER_EXTERN(double)
+GRADSPEC_DECODER_EXTERN(float)
 GRADSPEC_DECODER_EXTERN(mp_real)
 #undef GRADSPEC_DECODER_EXTERN
 

@@ -23,6 +23,7 @@ template <class T> tensor<T> positional_encoding(std::int64_t length, std::int64
   extern template tensor<T> embedding_backward(const tensor<T>&, const int_tensor&, const shape_t&, const T&); \
   extern template tensor<T> positional_encoding(std::int64_t, std::int64_t, const T&, std::int64_t);
 GRADSPEC_EMBEDDING_EXTERN(double)
+GRADSPEC_EMBEDDING_EXTERN(float)
 GRADSPEC_EMBEDDING_EXTERN(mp_real)
 #undef GRADSPEC_EMBEDDING_EXTERN
 

@@ -85,6 +85,7 @@ void require_heads(std::int64_t heads, std::int64_t C);
   extern template encoder_layer_params<T> encoder_layer_params_from(const op_args<T>&, const std::string&, std::int64_t); \
   extern template void store_gradients(op_result<T>&, const std::string&, encoder_layer_grads<T>&&);
 GRADSPEC_ENCODER_EXTERN(double)
+GRADSPEC_ENCODER_EXTERN(float)
 GRADSPEC_ENCODER_EXTERN(mp_real)
 #undef GRADSPEC_ENCODER_EXTERN
 

@@ -44,6 +44,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   extern template feed_forward_params<T> feed_forward_params_from(const op_args<T>&, const std::string&, std::int64_t); \
   extern template void store_gradients(op_result<T>&, const std::string&, feed_forward_grads<T>&&);
 GRADSPEC_FFN_EXTERN(double)
+GRADSPEC_FFN_EXTERN(float)
 GRADSPEC_FFN_EXTERN(mp_real)
 #undef GRADSPEC_FFN_EXTERN
 

@@ -46,6 +46,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   extern template layer_norm_params<T> layer_norm_params_from(const op_args<T>&, const std::string&, std::int64_t); \
   extern template void store_gradients(op_result<T>&, const std::string&, norm_grads<T>&&);
 GRADSPEC_NORM_EXTERN(double)
+GRADSPEC_NORM_EXTERN(float)
 GRADSPEC_NORM_EXTERN(mp_real)
 #undef GRADSPEC_NORM_EXTERN
 

@@ -17,8 +17,10 @@ template <class T> struct linear_grads {
 template <class T> linear_grads<T> linear_backward(const tensor<T>& dy, const tensor<T>& x, const tensor<T>& w, bool has_bias);
 
 extern template tensor<double> linear_forward(const tensor<double>&, const tensor<double>&, const tensor<double>*);
+extern template tensor<float> linear_forward(const tensor<float>&, const tensor<float>&, const tensor<float>*);
 extern template tensor<mp_real> linear_forward(const tensor<mp_real>&, const tensor<mp_real>&, const tensor<mp_real>*);
 extern template linear_grads<double> linear_backward(const tensor<double>&, const tensor<double>&, const tensor<double>&, bool);
+extern template linear_grads<float> linear_backward(const tensor<float>&, const tensor<float>&, const tensor<float>&, bool);
 extern template linear_grads<mp_real> linear_backward(const tensor<mp_real>&, const tensor<mp_real>&, const tensor<mp_real>&, bool);
 
 } // namespace gradspec::reference

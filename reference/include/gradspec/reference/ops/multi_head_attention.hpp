@@ -57,6 +57,7 @@ template <class T> void store_gradients(op_result<T>& result, const std::string&
   extern template mha_params<T> mha_params_from(const op_args<T>&, const std::string&, std::int64_t);          \
   extern template void store_gradients(op_result<T>&, const std::string&, mha_grads<T>&&);
 GRADSPEC_MHA_EXTERN(double)
+GRADSPEC_MHA_EXTERN(float)
 GRADSPEC_MHA_EXTERN(mp_real)
 #undef GRADSPEC_MHA_EXTERN
 

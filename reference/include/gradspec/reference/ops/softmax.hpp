@@ -17,12 +17,16 @@ template <class T> tensor<T> log_softmax_forward(const tensor<T>& x);
 template <class T> tensor<T> log_softmax_backward(const tensor<T>& dy, const tensor<T>& y);
 
 extern template tensor<double> softmax_forward(const tensor<double>&);
+extern template tensor<float> softmax_forward(const tensor<float>&);
 extern template tensor<mp_real> softmax_forward(const tensor<mp_real>&);
 extern template tensor<double> softmax_backward(const tensor<double>&, const tensor<double>&);
+extern template tensor<float> softmax_backward(const tensor<float>&, const tensor<float>&);
 extern template tensor<mp_real> softmax_backward(const tensor<mp_real>&, const tensor<mp_real>&);
 extern template tensor<double> log_softmax_forward(const tensor<double>&);
+extern template tensor<float> log_softmax_forward(const tensor<float>&);
 extern template tensor<mp_real> log_softmax_forward(const tensor<mp_real>&);
 extern template tensor<double> log_softmax_backward(const tensor<double>&, const tensor<double>&);
+extern template tensor<float> log_softmax_backward(const tensor<float>&, const tensor<float>&);
 extern template tensor<mp_real> log_softmax_backward(const tensor<mp_real>&, const tensor<mp_real>&);
 
 } // namespace gradspec::reference

@@ -84,6 +84,7 @@ transformer_grads<T> transformer_backward(const tensor<T>& dloss, const tensor<T
                                                             const transformer_params<T>&, const transformer_options<T>&, \
                                                             const transformer_cache<T>&);
 GRADSPEC_TRANSFORMER_EXTERN(double)
+GRADSPEC_TRANSFORMER_EXTERN(float)
 GRADSPEC_TRANSFORMER_EXTERN(mp_real)
 #undef GRADSPEC_TRANSFORMER_EXTERN
 
