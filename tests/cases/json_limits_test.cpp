@@ -2,6 +2,7 @@
 // old raw-number marker, integers past int64, devices and links, golden tensors whose shapes do not
 // match what the op produces, malformed headers. Every refusal is bad_input naming the place.
 #include "gradspec/cases/case_file.hpp"
+#include "support/scratch.hpp"
 #include "gradspec/cases/json_io.hpp"
 #include "gradspec/errors.hpp"
 #include "gradspec/reference/registry.hpp"
@@ -40,10 +41,8 @@ json golden_relu() {
                          "golden");
 }
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_json_limits_" + std::to_string(::getpid()));
-  scratch() { fs::create_directories(dir); }
-  ~scratch() { fs::remove_all(dir); }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_json_limits") {}
 };
 
 } // namespace

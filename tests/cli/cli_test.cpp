@@ -1,6 +1,7 @@
 // The gradspec command line as a user meets it: exit codes, messages naming file and JSON path,
 // no output file on bad input, byte-identical reruns. Runs the real binary.
 #include "gradspec/cases/json_io.hpp"
+#include "support/scratch.hpp"
 #include "support/run_binary.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -20,19 +21,8 @@ using gradspec::testing::run_result;
 
 run_result run(const std::string& args) { return gradspec::testing::run_gradspec(args); }
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_cli_test_" + std::to_string(::getpid()));
-  scratch() { fs::create_directories(dir); }
-  ~scratch() { fs::remove_all(dir); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(dir / name) << text;
-    return (dir / name).string();
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir / name);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_cli_test") {}
 };
 
 const char* good_spec = R"({"format": "gradspec-cases/1", "cases": [{"id": "lin/0", "op": "linear", "params": {},

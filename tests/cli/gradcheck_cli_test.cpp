@@ -2,6 +2,7 @@
 // with a backward-only bug), the built-in candidates (reference-f64, reference-f32), float64 and float32, the closing
 // line, exit codes and the --json summary. Single committed files keep it fast.
 #include "gradspec/cases/json_io.hpp"
+#include "support/scratch.hpp"
 #include "support/run_binary.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -20,15 +21,8 @@ std::string zoo(const std::string& bug) { return "--adapter '/usr/bin/python3 te
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_gradcheck_cli_test_" + std::to_string(::getpid()));
-  scratch() { fs::create_directories(dir); }
-  ~scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir / name);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_gradcheck_cli_test") {}
 };
 
 } // namespace

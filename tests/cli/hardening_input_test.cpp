@@ -4,6 +4,7 @@
 // JSON path (or line/column), and leave no output file; nothing may crash, hang, pass wrongly or
 // write an invalid file.
 #include "gradspec/cases/json_io.hpp"
+#include "support/scratch.hpp"
 #include "support/run_binary.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -59,22 +60,8 @@ run_result run_bounded(const std::string& args, const std::string& env = "") {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_hardening_" + std::to_string(::getpid()));
-  scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch() { fs::remove_all(dir); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(dir / name, std::ios::binary) << text;
-    return (dir / name).string();
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir / name, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_hardening") {}
 };
 
 std::string source(const std::string& relative) { return std::string(GRADSPEC_SOURCE_DIR) + "/" + relative; }

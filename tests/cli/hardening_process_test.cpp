@@ -4,6 +4,7 @@
 // handshakes exit 2, nohup respected, --timeout validated. Runs the real binary; every run that
 // could hang without the fixes runs under `timeout`, so a regression fails instead of hanging.
 #include "gradspec/cases/json_io.hpp"
+#include "support/scratch.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -95,14 +96,8 @@ bool all_gone(const std::vector<long>& pids, double seconds = 5) {
   }
 }
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_hardening_" + std::to_string(::getpid()));
-  scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_hardening") {}
 };
 
 // The pids the spawn-* adapters wrote, one "SH_PID PID CHILD_PID" line per start.

@@ -2,6 +2,7 @@
 // (the PyTorch adapter and its selftest, the bug zoo, the mpmath cross-check) instead of keeping their
 // own op lists. It must be what the registry says now (drift check, like the committed suites').
 #include "support/run_binary.hpp"
+#include "support/scratch.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -13,10 +14,7 @@ using gradspec::testing::run_gradspec;
 namespace fs = std::filesystem;
 
 namespace {
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using gradspec::testing::slurp;
 
 // "line N: committed ... / gradspec ops --json ..." for the first line that differs.
 std::string first_difference(const std::string& committed, const std::string& fresh) {

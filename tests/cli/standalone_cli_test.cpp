@@ -2,6 +2,7 @@
 // help texts in docs/cli.md as the binary prints them, verify counting cases, folders whose JSON files
 // are not all case files, and reports that state what each summary was made from. Runs the real binary.
 #include "gradspec/cases/generate.hpp"
+#include "support/scratch.hpp"
 #include "gradspec/cases/json_io.hpp"
 #include "support/run_binary.hpp"
 
@@ -23,24 +24,10 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 std::string source(const std::string& relative) { return std::string(GRADSPEC_SOURCE_DIR) + "/" + relative; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using gradspec::testing::slurp;
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_standalone_test_" + std::to_string(::getpid()));
-  scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    fs::create_directories((dir / name).parent_path());
-    std::ofstream(dir / name, std::ios::binary) << text;
-    return path(name);
-  }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_standalone_test") {}
   std::string copy(const std::string& from, const std::string& name) const { return write(name, slurp(from)); }
 };
 

@@ -1,6 +1,7 @@
 // The committed suites: they regenerate byte for byte (drift check), verify, cover every op and
 // every EDGE_CASES recipe, and bad generation requests are refused with exit 2.
 #include "gradspec/cases/json_io.hpp"
+#include "support/scratch.hpp"
 #include "gradspec/reference/registry.hpp"
 #include "support/run_binary.hpp"
 
@@ -15,15 +16,10 @@ using gradspec::testing::run_gradspec;
 namespace fs = std::filesystem;
 
 namespace {
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using gradspec::testing::slurp;
 fs::path source(const std::string& rel) { return fs::path(GRADSPEC_SOURCE_DIR) / rel; }
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("gradspec_suites_test_" + std::to_string(::getpid()));
-  scratch() { fs::create_directories(dir); }
-  ~scratch() { fs::remove_all(dir); }
+struct scratch : gradspec::testing::scratch_dir {
+  scratch() : scratch_dir("gradspec_suites_test") {}
 };
 } // namespace
 
