@@ -1,126 +1,13 @@
 #include "gradspec/cases/suites.hpp"
 
-#include "gradspec/cases/generate.hpp"
-#include "gradspec/cases/generators.hpp"
+#include "gradspec/cases/suite_builder.hpp"
 #include "gradspec/errors.hpp"
 
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <set>
+#include <tuple>
 
 namespace gradspec::cases {
 
 namespace {
-
-using kv = std::map<std::string, std::string>;
-
-std::map<std::string, reference::param_value> param_values(const kv& params) {
-  std::map<std::string, reference::param_value> out;
-  for (const auto& [k, v] : params) out[k] = reference::param_from_text(v);
-  return out;
-}
-
-// Collects cases per op, in the order they are added.
-class suite_builder {
-public:
-  // Random cases from the op's generator, one per seed.
-  void random(const std::string& op, const kv& shape, const kv& params, std::initializer_list<std::uint64_t> seeds,
-              const std::string& comment, const std::string& variant = "", std::vector<std::string> flags = {}) {
-    for (auto seed : seeds) {
-      test_case c = make_case(op, shape, param_values(params), seed, variant);
-      c.comment = comment;
-      c.flags = flags;
-      push(std::move(c));
-    }
-  }
-  // A case written out by hand.
-  void exact(const std::string& id, const std::string& op, const kv& params, std::map<std::string, raw_tensor> inputs,
-             const std::string& comment, std::vector<std::string> flags) {
-    test_case c;
-    c.id = id;
-    c.op = op;
-    c.raw_params = param_values(params);
-    c.params = reference::validate_params(reference::find_op(op)->params, c.raw_params);
-    c.inputs = std::move(inputs);
-    c.comment = comment;
-    c.flags = std::move(flags);
-    push(std::move(c));
-  }
-  // The last case added, to adjust (add a mask, plant a NaN).
-  test_case& last() { return files_[last_file_].cases.back(); }
-
-  std::vector<suite_file> finish() {
-    for (auto& f : files_) {
-      std::set<std::string> used;
-      for (const auto& c : f.cases) used.insert(c.flags.begin(), c.flags.end());
-      f.notes = json::object();
-      for (const auto& flag : used)
-        if (flag_notes().contains(flag)) f.notes[flag] = flag_notes()[flag];
-      for (std::size_t i = 0; i < f.cases.size(); ++i) f.cases[i].index = i;
-    }
-    return std::move(files_);
-  }
-
-private:
-  std::vector<suite_file> files_;
-  std::size_t last_file_ = 0;
-  void push(test_case c) {
-    auto it = std::find_if(files_.begin(), files_.end(), [&](const suite_file& f) { return f.op == c.op; });
-    if (it == files_.end()) {
-      files_.push_back({c.op, json::object(), {}});
-      it = files_.end() - 1;
-    }
-    it->cases.push_back(std::move(c));
-    last_file_ = static_cast<std::size_t>(it - files_.begin());
-  }
-};
-
-raw_tensor real(shape_t shape, std::vector<std::string> values) {
-  raw_tensor t;
-  t.shape = std::move(shape);
-  t.values = std::move(values);
-  return t;
-}
-
-raw_tensor ints(shape_t shape, std::vector<std::int64_t> values) {
-  raw_tensor t;
-  t.shape = std::move(shape);
-  t.integer = true;
-  t.ints = std::move(values);
-  return t;
-}
-
-// An additive mask [tq, tk] with -inf on some entries (never a whole row) and small finite biases.
-raw_tensor partial_mask(std::int64_t tq, std::int64_t tk, std::uint64_t seed) {
-  value_source v(seed);
-  raw_tensor m = v.grid({tq, tk}, 1, 3, true);
-  for (std::int64_t i = 0; i < tq; ++i)
-    for (std::int64_t j = 0; j < tk; ++j)
-      if ((i + 2 * j) % 3 == 1 && j != i % tk) m.values[static_cast<std::size_t>(i * tk + j)] = "-inf";
-  return m;
-}
-
-// centre + k/2^bits with |k| <= range·2^bits, written exactly (no rounding to 17 digits: 1e8 + k/1024
-// needs 18): values exact in float64 only, for the float64-conditioned edge cases.
-raw_tensor offset_grid(value_source& v, const shape_t& shape, double centre, double range, int bits) {
-  raw_tensor t = v.grid(shape, range, bits, true);
-  for (auto& text : t.values) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", bits, centre + std::strtod(text.c_str(), nullptr));
-    std::string exact = buf;
-    exact.erase(exact.find_last_not_of('0') + 1);
-    if (exact.back() == '.') exact.pop_back();
-    text = exact;
-  }
-  return t;
-}
-
-std::vector<std::string> text_values(std::initializer_list<double> values) {
-  std::vector<std::string> out;
-  for (double v : values) out.push_back(reference::format_scalar(v, 17));
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------- standard
 
