@@ -2,21 +2,108 @@
 // seq_kv and d_v default to seq and d_k.
 #include "common.hpp"
 
+#include <tuple>
+
 namespace gradspec::cases {
+
+namespace {
+
+void standard(suite_builder& s) {
+  s.random("attention", {{"seq", "3"}, {"d_k", "2"}}, {}, {0, 1}, "tiny, readable");
+  s.random("attention", {{"seq", "4"}, {"d_k", "4"}}, {{"causal", "true"}}, {0}, "causal", "", {"causal"});
+  s.random("attention", {{"seq", "3"}, {"seq_kv", "5"}, {"d_k", "4"}, {"d_v", "3"}}, {}, {0}, "cross: Tq != Tk, D != Dv");
+  s.random("attention", {{"seq", "4"}, {"d_k", "4"}}, {{"scale", "0.25"}}, {0}, "custom scale");
+  s.random("attention", {{"batch", "2"}, {"seq", "4"}, {"seq_kv", "6"}, {"d_k", "4"}}, {}, {0}, "additive mask with -inf entries", "mask");
+  s.last().inputs["mask"] = partial_mask(4, 6, 11);
+  s.random("attention", {{"batch", "2x2"}, {"seq", "3"}, {"d_k", "4"}}, {{"causal", "true"}}, {0}, "causal, two batch axes", "", {"causal"});
+  s.random("attention", {{"seq", "64"}, {"d_k", "16"}}, {}, {0}, "realistic: T = 64");
+  s.random("attention", {{"seq", "64"}, {"d_k", "16"}}, {{"causal", "true"}}, {0}, "realistic causal: T = 64", "", {"causal"});
+}
+
+void edge(suite_builder& s) {
+  const std::string inf = "-inf";
+
+  // Masking.
+  s.random("attention", {{"seq", "4"}, {"d_k", "4"}}, {}, {0}, "query row 1 has every key masked (additive -inf)", "fully_masked_row", {"fully_masked_row"});
+  s.last().inputs["mask"] = real({4, 4}, {"0", "0", "-0.5", "0", inf, inf, inf, inf, "0", "0", "0", inf, "0", "-1", "0", "0"});
+  s.random("attention", {{"seq", "4"}, {"d_k", "4"}}, {{"causal", "true"}}, {0},
+           "causal plus padding of key 0: query 0 sees only key 0, which is masked", "fully_masked_row_causal", {"fully_masked_row", "causal"});
+  s.last().inputs["mask"] = real({4, 4}, {inf, "0", "0", "0", inf, "0", "0", "0", inf, "0", "0", "0", inf, "0", "0", "0"});
+  for (const auto& [name, value, flag] : {std::tuple{"masked_nan", "nan", "masked_nan"}, std::tuple{"masked_huge", "1e10", "masked_huge"}}) {
+    s.random("attention", {{"seq", "3"}, {"seq_kv", "4"}, {"d_k", "4"}}, {}, {0},
+             std::string("key 3 is masked for every query and its key and value hold ") + value, name, {flag});
+    auto& c = s.last();
+    c.inputs["mask"] = real({3, 4}, {"0", "0", "0", inf, "0", "0", "0", inf, "0", "0", "0", inf});
+    for (int d = 0; d < 4; ++d) c.inputs["k"].values[12 + d] = c.inputs["v"].values[12 + d] = value;
+  }
+  s.random("attention", {{"seq", "6"}, {"d_k", "4"}}, {{"causal", "true"}}, {0}, "causal: the diagonal decides (catches j < i and masking after softmax)", "causal_boundary", {"causal"});
+
+  // The softmax over the keys.
+  s.random("attention", {{"seq", "2"}, {"seq_kv", "2048"}, {"d_k", "8"}}, {}, {0}, "2048 keys", "long_row", {"long_row"});
+  s.random("attention", {{"seq", "4"}, {"d_k", "8"}}, {}, {0}, "queries and keys scaled by 8", "scaled_inputs", {"scaled_inputs"});
+  for (auto* t : {&s.last().inputs["q"], &s.last().inputs["k"]})
+    for (auto& x : t->values) x = reference::format_scalar(std::stod(x) * 8, 17);
+  s.random("attention", {{"seq", "4"}, {"d_k", "256"}}, {}, {0}, "head dimension 256", "head_dim_256", {"head_dim_256"});
+  s.random("attention", {{"seq", "3"}, {"d_k", "16"}}, {}, {0}, "default scale 1/sqrt(16) = 0.25, not 1/16", "default_scale", {"default_scale"});
+  s.random("attention", {{"seq", "2"}, {"seq_kv", "5"}, {"d_k", "4"}}, {}, {0}, "Tq = 2, Tk = 5: the softmax runs over keys", "softmax_axis", {"softmax_axis"});
+
+  // Conditioned for float64 (see the note of float64_conditioned).
+  // The stream 0xf64c after its first 576 draws (layer_norm's, rms_norm's, softmax's and
+  // log_softmax's): the edge cases of layer_norm, rms_norm, softmax, log_softmax and attention drew
+  // from one stream 0xf64c, in that order, when they sat together in suites.cpp, so cases/edge stays
+  // byte for byte.
+  value_source w(0xf64c, 576);
+  s.random("attention", {{"seq", "4"}, {"seq_kv", "6"}, {"d_k", "8"}}, {}, {0},
+           "key feature 0 is 1e5 + k/1024 for every key: a common score offset of up to 3.5e4 per query row",
+           "float64_conditioned", {"float64_conditioned"});
+  {
+    const raw_tensor offsets = offset_grid(w, {6}, 1e5, 1, 10);
+    for (std::size_t j = 0; j < 6; ++j) s.last().inputs["k"].values[j * 8] = offsets.values[j];
+  }
+}
+
+void notes(flag_notes_builder& n) {
+  n.add("masked_nan", "edge_case",
+        "A masked key and value hold NaN. Masking must replace the score (masked_fill), not add -inf to it "
+        "(NaN + -inf = NaN), and the masked value must not be multiplied in (0 · NaN = NaN). Output and the "
+        "gradients of unmasked positions are unchanged; gradients of the masked key and value are 0.");
+  n.acceptable("masked_nan", "nan_times_zero_weight", "nan", {"outputs", "gradients", "intermediates"},
+               "NaN from 0 * NaN: the masked value still enters weights @ v with weight 0 (and its score enters the "
+               "softmax backward), as in every implementation built from matmul (PyTorch, ONNX Runtime, TensorFlow.js).");
+  n.add("masked_huge", "edge_case",
+        "A masked key and value hold 1e10: the output must not change (an additive finite mask such as -1e9 "
+        "is overwhelmed by q·k of that size).");
+  n.add("scaled_inputs", "edge_case",
+        "Queries and keys scaled by 8, so scores spread across exponents and the softmax is nearly one-hot.");
+  n.add("head_dim_256", "edge_case", "Head dimension 256: long inner products in the backward pass (dq, dk).");
+  n.add("default_scale", "edge_case",
+        "The default scale is 1/sqrt(D); using 1/D (or no scale) changes the result at this D.");
+  n.add("softmax_axis", "edge_case",
+        "Tq != Tk: a softmax over the query axis instead of the key axis gives a different (and wrongly shaped "
+        "under transposition) result.");
+}
+
+} // namespace
+
 op_generator attention_generator() {
   auto resolve = [](case_shape s) {
     if (s.dims["seq_kv"] == 0) s.dims["seq_kv"] = s["seq"];
     if (s.dims["d_v"] == 0) s.dims["d_v"] = s["d_k"];
     return s;
   };
-  return {"attention",
-          {{"seq", 4, "Tq, queries"}, {"seq_kv", 0, "Tk, keys (default: seq)"}, {"d_k", 8, "D"}, {"d_v", 0, "Dv (default: d_k)"}},
-          [resolve](const case_shape& s) { return resolve(s).label({"seq", "seq_kv", "d_k", "d_v"}); },
-          [resolve](test_case& c, const case_shape& given, value_source& v) {
-            const case_shape s = resolve(given);
-            c.inputs["q"] = v.grid(s.with_batch({"seq", "d_k"}));
-            c.inputs["k"] = v.grid(s.with_batch({"seq_kv", "d_k"}));
-            c.inputs["v"] = v.grid(s.with_batch({"seq_kv", "d_v"}));
-          }};
+  op_generator g{"attention",
+                 {{"seq", 4, "Tq, queries"}, {"seq_kv", 0, "Tk, keys (default: seq)"}, {"d_k", 8, "D"}, {"d_v", 0, "Dv (default: d_k)"}},
+                 [resolve](const case_shape& s) { return resolve(s).label({"seq", "seq_kv", "d_k", "d_v"}); },
+                 [resolve](test_case& c, const case_shape& given, value_source& v) {
+                   const case_shape s = resolve(given);
+                   c.inputs["q"] = v.grid(s.with_batch({"seq", "d_k"}));
+                   c.inputs["k"] = v.grid(s.with_batch({"seq_kv", "d_k"}));
+                   c.inputs["v"] = v.grid(s.with_batch({"seq_kv", "d_v"}));
+                 }};
+  g.standard = standard;
+  g.edge = edge;
+  g.notes = notes;
+  return g;
 }
+
 } // namespace gradspec::cases

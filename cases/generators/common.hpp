@@ -1,8 +1,10 @@
-// Building blocks of the per-op generators: weights scaled by fan-in on the exact grid, and the
-// named parameter groups of attention, LayerNorm and the feed-forward block.
+// Building blocks of the per-op files: weights scaled by fan-in on the exact grid, and the named
+// parameter groups of attention, LayerNorm and the feed-forward block; suite_builder.hpp for their
+// suite cases and flag notes.
 #pragma once
 
 #include "gradspec/cases/generators.hpp"
+#include "gradspec/cases/suite_builder.hpp"
 
 #include <cmath>
 #include <string>

@@ -3,6 +3,18 @@
 #include "common.hpp"
 
 namespace gradspec::cases {
+
+namespace {
+
+void standard(suite_builder& s) {
+  s.random("decoder_layer", {{"seq", "3"}, {"seq_kv", "4"}, {"d_model", "4"}, {"d_ff", "8"}}, {{"heads", "2"}}, {0}, "tiny, post-LN");
+  s.random("decoder_layer", {{"seq", "3"}, {"seq_kv", "4"}, {"d_model", "4"}, {"d_ff", "8"}}, {{"heads", "2"}, {"norm_first", "true"}}, {0}, "tiny, pre-LN");
+  s.random("decoder_layer", {{"batch", "2"}, {"seq", "4"}, {"seq_kv", "5"}, {"d_model", "8"}, {"d_ff", "16"}}, {{"heads", "2"}, {"activation", "gelu_tanh"}}, {0}, "gelu_tanh, batch");
+  s.random("decoder_layer", {{"seq", "12"}, {"seq_kv", "16"}, {"d_model", "32"}, {"d_ff", "64"}}, {{"heads", "4"}}, {0}, "realistic");
+}
+
+} // namespace
+
 op_generator decoder_layer_generator() {
   op_generator g{"decoder_layer",
                  {{"seq", 4, "T"}, {"seq_kv", 5, "S, memory length"}, {"d_model", 8, "C"}, {"d_ff", 16, "F"}},
@@ -19,6 +31,8 @@ op_generator decoder_layer_generator() {
                    generators::layer_norm_weights(c, "ln3.", C, v);
                  }};
   g.implied_params = [](const case_shape&) { return std::map<std::string, std::string>{{"heads", "2"}}; };
+  g.standard = standard;
   return g;
 }
+
 } // namespace gradspec::cases

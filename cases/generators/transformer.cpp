@@ -3,6 +3,19 @@
 #include "common.hpp"
 
 namespace gradspec::cases {
+
+namespace {
+
+void standard(suite_builder& s) {
+  s.random("transformer", {{"seq", "3"}, {"seq_kv", "4"}, {"vocab", "5"}, {"d_model", "4"}, {"d_ff", "8"}}, {{"layers", "1"}, {"heads", "2"}}, {0}, "tiny, one layer");
+  s.random("transformer", {{"seq", "3"}, {"seq_kv", "4"}, {"vocab", "5"}, {"d_model", "4"}, {"d_ff", "8"}},
+           {{"layers", "1"}, {"heads", "2"}, {"norm_first", "true"}, {"label_smoothing", "0.1"}, {"ignore_index", "0"}}, {0}, "pre-LN, smoothing, ignore_index");
+  s.random("transformer", {{"batch", "2"}, {"seq", "8"}, {"seq_kv", "10"}, {"vocab", "20"}, {"d_model", "16"}, {"d_ff", "32"}},
+           {{"layers", "2"}, {"heads", "4"}}, {0}, "realistic: two layers");
+}
+
+} // namespace
+
 op_generator transformer_generator() {
   op_generator g{
       "transformer",
@@ -37,6 +50,8 @@ op_generator transformer_generator() {
   g.implied_params = [](const case_shape&) {
     return std::map<std::string, std::string>{{"heads", "2"}, {"layers", "1"}};
   };
+  g.standard = standard;
   return g;
 }
+
 } // namespace gradspec::cases

@@ -47,6 +47,10 @@ std::string case_shape::label(std::initializer_list<std::string> keys) const {
   return s;
 }
 
+value_source::value_source(std::uint64_t seed, std::uint64_t skip) : state_(seed) {
+  for (std::uint64_t i = 0; i < skip; ++i) next();
+}
+
 std::uint64_t value_source::next() { return splitmix64(state_); }
 
 std::size_t value_source::consume(const shape_t& shape) {

@@ -1,6 +1,7 @@
-// Case generators: for each op, its shape keys (the dimension names `gen --op --shape k=v` takes)
-// and a function that fills a case's inputs with deterministic values for given sizes, params and
-// seed. Suites (standard, edge, examples, sweep) are lists of such cases, one file per op.
+// Case generators: for each op (cases/generators/X.cpp), its shape keys (the dimension names
+// `gen --op --shape k=v` takes), a function that fills a case's inputs with deterministic values for
+// given sizes, params and seed, its cases in the standard and edge suites and the notes of its own
+// flags. Suites (standard, edge, examples, sweep) are lists of such cases, one file per op.
 #pragma once
 
 #include "gradspec/cases/case_file.hpp"
@@ -40,6 +41,8 @@ struct case_shape {
 class value_source {
 public:
   explicit value_source(std::uint64_t seed) : state_(seed) {}
+  // The stream of `seed` after its first `skip` draws: one stream split between several callers.
+  value_source(std::uint64_t seed, std::uint64_t skip);
   std::uint64_t next();
   // Values k/2^denominator_bits·scale with k uniform in [-range·2^bits, range·2^bits] (nonzero unless
   // allow_zero). With range 1 and 6 bits: k/64 in [-1, 1], exact in bfloat16, float16 and up.
@@ -56,6 +59,9 @@ private:
   std::size_t consume(const shape_t& shape);
 };
 
+class suite_builder;
+class flag_notes_builder;
+
 struct op_generator {
   std::string op;
   std::vector<shape_key> keys;
@@ -65,6 +71,10 @@ struct op_generator {
   std::function<void(test_case&, const case_shape&, value_source&)> fill;
   // Params that follow from the sizes when not given (positional_encoding's length, heads, layers).
   std::function<std::map<std::string, std::string>(const case_shape&)> implied_params = nullptr;
+  // Its cases in the standard and edge suites (suites.hpp), in the order they appear in its file.
+  std::function<void(suite_builder&)> standard = nullptr, edge = nullptr;
+  // The notes of the flags only its cases use (flags of several ops: cases/src/shared_flag_notes.cpp).
+  std::function<void(flag_notes_builder&)> notes = nullptr;
 };
 
 const std::vector<op_generator>& op_generators();
