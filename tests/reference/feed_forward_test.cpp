@@ -8,6 +8,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <stdexcept>
+
 using namespace gradspec::reference;
 using namespace gradspec::testing;
 
@@ -87,14 +89,27 @@ BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
 }
 
 BOOST_AUTO_TEST_CASE(hidden_is_the_activation_of_pre_activation) {
+  // Each activation is the catalogue's elementwise op of that name (gelu_tanh: gelu, approximate "tanh").
   precision_guard bits(128);
-  for (const std::string act : {"relu", "gelu", "gelu_tanh", "silu"}) {
+  const std::map<std::string, std::pair<std::string, std::map<std::string, std::string>>> op_of = {
+      {"relu", {"relu", {}}}, {"gelu", {"gelu", {}}}, {"gelu_tanh", {"gelu", {{"approximate", "tanh"}}}}, {"silu", {"silu", {}}}};
+  for (const auto& [act, op] : op_of) {
     auto args = ffn_args(act, {2, 4}, 4, 3);
     auto r = evaluate(*find_op("feed_forward"), args, false);
-    auto h = activation_forward(parse_activation(act), r.intermediates.at("pre_activation"));
-    BOOST_TEST((h.data == r.intermediates.at("hidden").data));
+    op_args<mp_real> elementwise;
+    elementwise.params = params(op.first, op.second);
+    elementwise.inputs["x"] = r.intermediates.at("pre_activation");
+    auto h = evaluate(*find_op(op.first), elementwise, false).outputs.at("y");
+    BOOST_TEST((h.data == r.intermediates.at("hidden").data), act);
   }
   BOOST_TEST(params("feed_forward").choice("activation") == "relu");
+}
+
+BOOST_AUTO_TEST_CASE(activation_names) {
+  BOOST_TEST((parse_activation("gelu_tanh") == activation::gelu_tanh));
+  BOOST_TEST((parse_activation("silu") == activation::silu));
+  BOOST_CHECK_THROW(parse_activation("tanh"), std::invalid_argument);
+  BOOST_CHECK_THROW(params("feed_forward", {{"activation", "tanh"}}), gradspec::bad_input);
 }
 
 BOOST_AUTO_TEST_CASE(rejects_bad_input) {
