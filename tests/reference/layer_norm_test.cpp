@@ -1,4 +1,4 @@
-// layer_norm: gradients against finite differences for every eps variant, the moments of the output
+// layer_norm: gradients against finite differences at eps 0.375 and 0, the moments of the output
 // (mean = beta, variance = var/(var + eps)), constant rows, the catastrophic-cancellation rows of
 // EDGE_CASES.md against closed forms, and bad input.
 #include "gradspec/reference/ops/layer_norm.hpp"
@@ -31,12 +31,13 @@ tensor<mp_real> filled(shape_t shape, const mp_real& v) {
 
 BOOST_AUTO_TEST_SUITE(layer_norm_test)
 
-BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
+// The default eps is in catalogue_test; here a large eps and eps = 0 (rstd = 1/sqrt(var) exactly).
+BOOST_AUTO_TEST_CASE(gradients_at_other_eps_match_finite_differences) {
   precision_guard bits(256);
-  for (const std::string eps : {"default", "1e-5", "0.375", "0"})
-    for (shape_t xs : {shape_t{6}, shape_t{2, 6}, shape_t{2, 3, 6}}) {
+  for (const std::string eps : {"0.375", "0"})
+    for (shape_t xs : {shape_t{2, 6}}) {
       op_args<mp_real> args;
-      args.params = eps == "default" ? params("layer_norm") : params("layer_norm", {{"eps", eps}});
+      args.params = params("layer_norm", {{"eps", eps}});
       args.inputs["x"] = grid_tensor<mp_real>(xs, 41, 3.0);
       args.inputs["gamma"] = grid_tensor<mp_real>({6}, 42, 2.0);
       args.inputs["beta"] = grid_tensor<mp_real>({6}, 43);

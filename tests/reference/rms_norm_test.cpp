@@ -1,4 +1,4 @@
-// rms_norm: gradients against finite differences for every eps variant, intermediates, RMSNorm by
+// rms_norm: gradients against finite differences at eps 0.375 and 0, intermediates, RMSNorm by
 // hand, a constant row, and bad input.
 #include "gradspec/reference/ops/rms_norm.hpp"
 #include "gradspec/errors.hpp"
@@ -30,12 +30,13 @@ tensor<mp_real> filled(shape_t shape, const mp_real& v) {
 
 BOOST_AUTO_TEST_SUITE(rms_norm_test)
 
-BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
+// The default eps is in catalogue_test; here a large eps and eps = 0 (rstd = 1/sqrt(mean(x²)) exactly).
+BOOST_AUTO_TEST_CASE(gradients_at_other_eps_match_finite_differences) {
   precision_guard bits(256);
-  for (const std::string eps : {"default", "1e-5", "0.375", "0"})
-    for (shape_t xs : {shape_t{6}, shape_t{2, 6}, shape_t{2, 3, 6}}) {
+  for (const std::string eps : {"0.375", "0"})
+    for (shape_t xs : {shape_t{2, 6}}) {
       op_args<mp_real> args;
-      args.params = eps == "default" ? params("rms_norm") : params("rms_norm", {{"eps", eps}});
+      args.params = params("rms_norm", {{"eps", eps}});
       args.inputs["x"] = grid_tensor<mp_real>(xs, 41, 3.0);
       args.inputs["gamma"] = grid_tensor<mp_real>({6}, 42, 2.0);
       fill_cotangents("rms_norm", args, 44);

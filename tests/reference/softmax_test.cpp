@@ -1,5 +1,5 @@
 // softmax: closed-form identities (rows sum to 1, shift invariance), known values, overflow-free
-// large logits, fully -inf rows, and gradients against finite differences.
+// large logits, and fully -inf rows (with finite differences through the dead row).
 #include "gradspec/reference/ops/softmax.hpp"
 #include "gradspec/errors.hpp"
 #include "support/finite_difference.hpp"
@@ -25,17 +25,6 @@ op_args<mp_real> softmax_args(tensor<mp_real> x, std::uint64_t seed) {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(softmax_test)
-
-BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
-  precision_guard bits(256);
-  for (shape_t xs : {shape_t{5}, shape_t{2, 5}, shape_t{2, 3, 5}}) {
-    auto args = softmax_args(grid_tensor<mp_real>(xs, 11, 4.0), 12);
-    auto agreement = check_gradients("softmax", args);
-    BOOST_TEST(agreement.checked == numel(xs));
-    BOOST_TEST_MESSAGE("softmax " << shape_to_string(xs) << ": " << agreement.min_digits << " digits");
-    BOOST_TEST(agreement.min_digits >= 30, shape_to_string(xs) << ": " << agreement.worst);
-  }
-}
 
 BOOST_AUTO_TEST_CASE(rows_sum_to_one) {
   precision_guard bits(256);
