@@ -337,4 +337,14 @@ BOOST_AUTO_TEST_CASE(rejects_bad_inputs) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(roles_of_mask_and_scores) {
+  // What generic code reads instead of names: the mask is an additive mask, the scores intermediate
+  // holds the softmax logits; q, k, v are plain.
+  const auto& op = *find_op("attention");
+  for (const auto& in : op.inputs(params("attention")))
+    BOOST_TEST((in.role == (in.name == "mask" ? tensor_role::additive_mask : tensor_role::plain)), in.name);
+  for (const auto& i : op.intermediates)
+    BOOST_TEST((i.role == (i.name == "scores" ? tensor_role::softmax_logits : tensor_role::plain)), i.name);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -316,4 +316,24 @@ BOOST_AUTO_TEST_CASE(evaluation_is_deterministic) {
     }
 }
 
+// The tensor roles generic code reads (reference/registry.hpp) are consistent with the rest of the
+// specs: an additive mask is an optional real input without gradient; softmax logits are real; every
+// op's causal param, if any, is boolean (the generator reads it with an additive mask).
+BOOST_AUTO_TEST_CASE(tensor_roles_are_consistent) {
+  using reference::tensor_role;
+  for (const auto& op : reference::op_catalogue()) {
+    const auto c = make(op, {"default", {}}, false);
+    bool has_mask = false;
+    for (const auto& in : op.inputs(c.params)) {
+      if (in.role == tensor_role::additive_mask) {
+        has_mask = true;
+        BOOST_TEST((!in.integer && in.optional && !in.differentiable), op.name << ": " << in.name);
+      }
+      if (in.role == tensor_role::softmax_logits) BOOST_TEST(!in.integer, op.name << ": " << in.name);
+    }
+    for (const auto& p : op.params)
+      if (p.name == "causal") BOOST_TEST((p.type == reference::param_type::boolean && has_mask), op.name);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -175,4 +175,9 @@ BOOST_AUTO_TEST_CASE(rejects_bad_inputs) {
   BOOST_CHECK_THROW(params("encoder_layer", {}), gradspec::bad_input); // heads is required
 }
 
+BOOST_AUTO_TEST_CASE(mask_is_an_additive_mask) {
+  for (const auto& in : find_op("encoder_layer")->inputs(params("encoder_layer", {{"heads", "1"}})))
+    BOOST_TEST((in.role == (in.name == "mask" ? tensor_role::additive_mask : tensor_role::plain)), in.name);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

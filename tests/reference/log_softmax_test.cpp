@@ -93,4 +93,8 @@ BOOST_AUTO_TEST_CASE(rejects_bad_input) {
   BOOST_CHECK_THROW(evaluate(*find_op("log_softmax"), args, true), gradspec::bad_input);
 }
 
+BOOST_AUTO_TEST_CASE(x_is_softmax_logits) {
+  BOOST_TEST((find_op("log_softmax")->inputs(params("log_softmax")).at(0).role == tensor_role::softmax_logits));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

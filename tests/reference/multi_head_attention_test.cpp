@@ -329,4 +329,9 @@ BOOST_AUTO_TEST_CASE(rejects_bad_inputs) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(mask_is_an_additive_mask) {
+  for (const auto& in : find_op("multi_head_attention")->inputs(params("multi_head_attention", {{"heads", "1"}})))
+    BOOST_TEST((in.role == (in.name == "mask" ? tensor_role::additive_mask : tensor_role::plain)), in.name);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -81,7 +81,10 @@ template <class T> op_result<T> log_softmax_evaluate(const op_args<T>& args, boo
   return r;
 }
 
-std::vector<input_spec> x_input(const param_map&) { return {{"x", "[..., N]"}}; }
+// x is the softmax's logits: a row of all -inf in it is a fully masked row (the case generator's flag).
+std::vector<input_spec> x_input(const param_map&) {
+  return {{"x", "[..., N]", false, false, true, tensor_role::softmax_logits}};
+}
 
 } // namespace
 
