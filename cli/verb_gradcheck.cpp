@@ -1,6 +1,7 @@
 // gradspec gradcheck --cases PATH [--adapter CMD | --builtin NAME]: finite-difference gradient
 // checks, of the reference at --bits (default), or of a candidate's own forward pass in float64 or
-// float32 (directional differences with an error estimate; checkers/gradcheck.hpp).
+// float32 (directional differences with an error estimate; checkers/gradcheck.hpp). The reference's
+// check is reference/finite_difference_check.hpp.
 #include "verbs.hpp"
 
 #include "gradspec/cases/generate.hpp"
@@ -8,6 +9,7 @@
 #include "gradspec/checkers/builtin.hpp"
 #include "gradspec/checkers/gradcheck.hpp"
 #include "gradspec/errors.hpp"
+#include "gradspec/reference/finite_difference_check.hpp"
 
 #include <fmt/format.h>
 
@@ -44,10 +46,10 @@ int run_reference(const options& o) {
   for (const auto& f : read_case_files(o.cases_path, false)) {
     const std::string& file = f.path;
     for (auto c : f.cases) {
-      checkers::gradcheck_result r;
+      reference::finite_difference_result r;
       try {
         cases::complete_cotangents(c);
-        r = checkers::reference_gradcheck(*reference::find_op(c.op), cases::case_args<reference::mp_real>(c), o.samples);
+        r = reference::finite_difference_check(*reference::find_op(c.op), cases::case_args<reference::mp_real>(c), o.samples);
       } catch (const bad_input& e) {
         throw e.under(cases::case_path(c.index)).in_file(file);
       } catch (const std::exception& e) {

@@ -45,7 +45,8 @@ json op_json(const reference::op_info& op) {
   json inputs = json::array();
   for (const auto& in : op.inputs(example_params(op)))
     inputs.push_back({{"name", in.name}, {"shape", in.shape}, {"dtype", in.integer ? "int64" : "real"},
-                      {"optional", in.optional}, {"differentiable", !in.integer && in.differentiable}});
+                      {"optional", in.optional}, {"differentiable", !in.integer && in.differentiable},
+                      {"role", reference::role_name(in.role)}});
   j["inputs"] = inputs;
   json outputs = json::array();
   for (const auto& o : op.outputs) outputs.push_back({{"name", o.name}, {"shape", o.shape}, {"differentiable", o.differentiable}});
@@ -62,7 +63,9 @@ json op_json(const reference::op_info& op) {
     params.push_back(pj);
   }
   j["params"] = params;
-  j["intermediates"] = op.intermediates;
+  json intermediates = json::array();
+  for (const auto& i : op.intermediates) intermediates.push_back(i.name);
+  j["intermediates"] = intermediates;
   json keys = json::array();
   keys.push_back({{"name", "batch"}, {"default", "0"}, {"doc", "leading batch axes: 0 (none), 2, 2x3, ..."}});
   if (const auto* gen = cases::find_generator(op.name))
@@ -95,7 +98,7 @@ void print_table(std::ostream& out) {
     }
     if (!op.intermediates.empty()) {
       std::string is;
-      for (const auto& i : op.intermediates) is += (is.empty() ? "" : ", ") + i;
+      for (const auto& i : op.intermediates) is += (is.empty() ? "" : ", ") + i.name;
       out << "    intermediates: " << is << "\n";
     }
   }

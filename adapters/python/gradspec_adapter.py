@@ -94,7 +94,8 @@ def real_param(params, name, default=None):
 
 def catalogue(path=None):
     """The op catalogue as {op name: entry}, in the catalogue's order; each entry as in `gradspec ops
-    --json` ("inputs": [{"name", "shape", "dtype": "real"|"int64", "optional", "differentiable"}],
+    --json` ("inputs": [{"name", "shape", "dtype": "real"|"int64", "optional", "differentiable",
+    "role": "plain"|"additive_mask"|"softmax_logits"}],
     "outputs": [{"name", "shape", "differentiable"}], "params": [{"name", "type", "default", ...}],
     "intermediates": [names], ...). `path` defaults to docs/ops.json of the repository this kit
     sits in (adapters/python/ -> ../../docs/ops.json)."""

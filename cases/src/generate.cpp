@@ -94,21 +94,14 @@ std::vector<compared_tensor> ordered_tensors(const reference::op_info& op, const
     if (hi.outputs.count(o.name)) out.push_back({"outputs", o.name, std::move(hi.outputs[o.name]), {}});
   for (const auto& in : op.inputs(params))
     if (hi.gradients.count(in.name)) out.push_back({"gradients", in.name, std::move(hi.gradients[in.name]), {}});
-  for (const auto& name : op.intermediates)
-    if (hi.intermediates.count(name)) out.push_back({"intermediates", name, std::move(hi.intermediates[name]), {}});
+  for (const auto& i : op.intermediates)
+    if (hi.intermediates.count(i.name)) out.push_back({"intermediates", i.name, std::move(hi.intermediates[i.name]), {}});
   return out;
 }
 
 const reference::tensor<mp_real>& find_result(const op_result<mp_real>& r, const std::string& group, const std::string& name) {
   const auto& m = group == "outputs" ? r.outputs : group == "gradients" ? r.gradients : r.intermediates;
   return m.at(name);
-}
-
-// The attention scores of the evaluation (-inf where masked), if the op reports them.
-const reference::tensor<mp_real>* hi_scores(const std::vector<compared_tensor>& tensors) {
-  for (const auto& t : tensors)
-    if (t.group == "intermediates" && t.name == "scores") return &t.value;
-  return nullptr;
 }
 
 bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
@@ -120,21 +113,31 @@ bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
   return false;
 }
 
-// A fully masked softmax row: in the attention scores, or in the input of softmax/log_softmax.
-bool has_fully_masked_row(const test_case& c, const reference::tensor<mp_real>* scores) {
-  if (scores && all_minus_inf_row(*scores)) return true;
-  if (c.inputs.count("mask")) { // attention-like ops: the mask, with causality, hides every key of a row
-    const auto mask = to_tensor<mp_real>(c.inputs.at("mask"));
-    const bool causal = c.params.values.count("causal") && c.params.boolean("causal");
-    for (std::size_t r = 0; r < mask.rows(); ++r) {
-      bool all = true;
-      for (std::size_t j = 0; j < mask.cols() && (!causal || j <= r); ++j)
-        all = all && reference::is_inf(mask.row(r)[j]) && mask.row(r)[j] < 0;
-      if (all) return true;
+// A fully masked softmax row, from the roles the registry gives the op's tensors: a row of all -inf
+// in softmax logits (an input, or an intermediate the evaluation reports, such as attention's
+// scores), or an additive mask that hides every visible entry of a row (visible: j <= i when the op
+// has a boolean param `causal` and it is true).
+bool has_fully_masked_row(const reference::op_info& op, const test_case& c, const std::vector<compared_tensor>& tensors) {
+  using reference::tensor_role;
+  for (const auto& i : op.intermediates)
+    if (i.role == tensor_role::softmax_logits)
+      for (const auto& t : tensors)
+        if (t.group == "intermediates" && t.name == i.name && all_minus_inf_row(t.value)) return true;
+  const bool causal = c.params.values.count("causal") && c.params.at("causal").type == reference::param_value::kind::boolean &&
+                      c.params.boolean("causal");
+  for (const auto& spec : op.inputs(c.params)) {
+    if (!c.inputs.count(spec.name)) continue;
+    if (spec.role == tensor_role::softmax_logits && all_minus_inf_row(to_tensor<mp_real>(c.inputs.at(spec.name)))) return true;
+    if (spec.role == tensor_role::additive_mask) {
+      const auto mask = to_tensor<mp_real>(c.inputs.at(spec.name));
+      for (std::size_t r = 0; r < mask.rows(); ++r) {
+        bool all = true;
+        for (std::size_t j = 0; j < mask.cols() && (!causal || j <= r); ++j)
+          all = all && reference::is_inf(mask.row(r)[j]) && mask.row(r)[j] < 0;
+        if (all) return true;
+      }
     }
   }
-  if ((c.op == "softmax" || c.op == "log_softmax") && c.inputs.count("x"))
-    return all_minus_inf_row(to_tensor<mp_real>(c.inputs.at("x")));
   return false;
 }
 
@@ -187,7 +190,7 @@ json generate_case(const test_case& given, const generation_options& options) {
 
     // The contract: a case with a softmax row whose every entry is -inf carries fully_masked_row.
     std::vector<std::string> flags = c.flags;
-    if (has_fully_masked_row(c, hi_scores(tensors)) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
+    if (has_fully_masked_row(op, c, tensors) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
       flags.push_back("fully_masked_row");
 
     json out;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <set>
 
 namespace gradspec::checkers {
 
@@ -251,8 +252,12 @@ const cases::json* expected_group(const cases::json& expected, const std::string
 cases::test_case perturbed(const cases::test_case& c, double relative) {
   cases::test_case out = c;
   std::uint64_t state = cases::fnv1a(c.id + "/perturbed");
+  std::set<std::string> masks; // structure, not data: not perturbed
+  if (const auto* op = reference::find_op(c.op))
+    for (const auto& spec : op->inputs(c.params))
+      if (spec.role == reference::tensor_role::additive_mask) masks.insert(spec.name);
   for (auto& [name, t] : out.inputs) {
-    if (t.integer || name == "mask") continue;
+    if (t.integer || masks.count(name)) continue;
     for (auto& v : t.values) {
       const double x = std::strtod(v.c_str(), nullptr);
       if (!std::isfinite(x) || x == 0) continue;

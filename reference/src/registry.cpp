@@ -10,6 +10,15 @@ namespace gradspec::reference {
 #include "gradspec/reference/ops/op_list.hpp"
 #undef GRADSPEC_OP
 
+const char* role_name(tensor_role role) {
+  switch (role) {
+  case tensor_role::plain: return "plain";
+  case tensor_role::additive_mask: return "additive_mask";
+  case tensor_role::softmax_logits: return "softmax_logits";
+  }
+  return "plain";
+}
+
 const std::vector<op_info>& op_catalogue() {
   static const std::vector<op_info> catalogue = {
 #define GRADSPEC_OP(name) name##_op(),

@@ -79,4 +79,34 @@ BOOST_AUTO_TEST_CASE(shape_errors_name_the_case) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(fully_masked_row_flag_follows_the_registry_roles) {
+  // The flag comes from tensor roles (reference/registry.hpp), never from op or tensor names: a row
+  // of all -inf in softmax logits (softmax's x; attention's scores intermediate), or an additive
+  // mask hiding every visible key of a row (visible: j <= i under causal).
+  auto flagged = [](const std::string& op, const std::string& params, const std::string& inputs) {
+    const std::string text = R"({"format": "gradspec-cases/1", "cases": [{"id": "c/0", "op": ")" + op + R"(", "params": )" +
+                             params + R"(, "inputs": )" + inputs + "}]}";
+    const json c = generate_file(parse_case_file(parse_json_text(text, "spec.json"), "spec.json"), {})["cases"][0];
+    return c.contains("flags") && c["flags"] == json::parse(R"(["fully_masked_row"])");
+  };
+  BOOST_TEST(flagged("softmax", "{}", R"({"x": {"shape": [2, 2], "values": ["-inf", "-inf", 0, 1]}})"));
+  BOOST_TEST(!flagged("softmax", "{}", R"({"x": {"shape": [2, 2], "values": ["-inf", 0, 0, 1]}})"));
+  BOOST_TEST(flagged("log_softmax", "{}", R"({"x": {"shape": [2], "values": ["-inf", "-inf"]}})"));
+  BOOST_TEST(!flagged("relu", "{}", R"({"x": {"shape": [2], "values": ["-inf", "-inf"]}})")); // plain
+  const std::string qkv = R"("q": {"shape": [2, 1], "values": [1, 0.5]}, "k": {"shape": [2, 1], "values": [1, 2]},
+                              "v": {"shape": [2, 1], "values": [3, 4]})";
+  const std::string mask = R"("mask": {"shape": [2, 2], "values": ["-inf", 0, 0, 0]})";
+  BOOST_TEST(flagged("attention", R"({"causal": true})", "{" + qkv + ", " + mask + "}")); // query 0 sees only key 0
+  BOOST_TEST(!flagged("attention", R"({"causal": false})", "{" + qkv + ", " + mask + "}"));
+  BOOST_TEST(flagged("multi_head_attention", R"({"heads": 1, "causal": true})",
+                     R"({"x": {"shape": [2, 1], "values": [1, 0.5]}, )" + mask +
+                         R"(, "w_q": {"shape": [1, 1], "values": [1]}, "b_q": {"shape": [1], "values": [0]},
+                            "w_k": {"shape": [1, 1], "values": [1]}, "b_k": {"shape": [1], "values": [0]},
+                            "w_v": {"shape": [1, 1], "values": [1]}, "b_v": {"shape": [1], "values": [0]},
+                            "w_o": {"shape": [1, 1], "values": [1]}, "b_o": {"shape": [1], "values": [0]}})"));
+  // No mask, but a query of -inf makes its whole row of scores -inf: seen in the scores intermediate.
+  BOOST_TEST(flagged("attention", "{}", R"({"q": {"shape": [2, 1], "values": ["-inf", 0.5]}, "k": {"shape": [2, 1], "values": [1, 2]},
+                                           "v": {"shape": [2, 1], "values": [3, 4]}})"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -148,4 +148,21 @@ BOOST_AUTO_TEST_CASE(summary_counts_and_exit_code) {
   BOOST_TEST(doc["cases"][0]["tensors"][0]["name"] == "outputs.y");
 }
 
+BOOST_AUTO_TEST_CASE(perturbed_moves_data_not_masks) {
+  // Inputs with the registry's role additive_mask are structure, not data: left as they are; every
+  // other nonzero finite real input moves by one relative step.
+  const std::string text = R"({"format": "gradspec-cases/1", "cases": [{"id": "a", "op": "attention", "params": {},
+    "inputs": {"q": {"shape": [1, 2], "values": [1, 2]}, "k": {"shape": [2, 2], "values": [1, 0, 0, 1]},
+               "v": {"shape": [2, 1], "values": [3, 4]}, "mask": {"shape": [1, 2], "values": [0.5, "-inf"]}}}]})";
+  const auto c = cases::parse_case_file(cases::parse_json_text(text, "t"), "t").cases[0];
+  const auto p = perturbed(c, 0.25);
+  BOOST_TEST(p.inputs.at("mask").values == c.inputs.at("mask").values);
+  for (const char* name : {"q", "v"})
+    for (std::size_t i = 0; i < c.inputs.at(name).values.size(); ++i) {
+      const double was = std::stod(c.inputs.at(name).values[i]), now = std::stod(p.inputs.at(name).values[i]);
+      BOOST_TEST(std::abs(std::abs(now / was - 1) - 0.25) < 1e-12, name << "[" << i << "]");
+    }
+  BOOST_TEST(p.inputs.at("k").values[1] == c.inputs.at("k").values[1]); // zeros stay
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -240,10 +240,11 @@ BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
     shape_t logits;
     std::vector<std::int64_t> targets; // class 2 appears so that ignore_index 2 ignores something
   };
+  // Leading axes and the reductions at default params are in catalogue_test; here every reduction
+  // with ignore_index and label smoothing.
   const std::vector<shape_case> shapes = {
       {{4, 5}, {2, 0, 4, 2}},
-      {{2, 3, 5}, {1, 2, 0, 4, 2, 3}}, // a leading axis
-      {{5}, {2}},                      // one row, targets []
+      {{5}, {2}}, // one row, targets []
   };
   std::uint64_t seed = 100;
   double overall = 1e9;

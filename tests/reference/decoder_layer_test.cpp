@@ -1,6 +1,6 @@
-// decoder_layer: gradients against finite differences (post-LN and pre-LN, with and without a batch
-// axis, every activation), the output against the primitive ops composed by hand, causality of the
-// self-attention, the post-LN row mean, and bad inputs.
+// decoder_layer: gradients against finite differences (one head, pre-LN, another eps), the output
+// against the primitive ops composed by hand, causality of the self-attention, the post-LN row mean,
+// and bad inputs.
 #include "gradspec/reference/ops/decoder_layer.hpp"
 #include "gradspec/errors.hpp"
 #include "support/finite_difference.hpp"
@@ -58,10 +58,9 @@ BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
     shape_t batch;
     std::map<std::string, std::string> params;
   };
+  // The defaults, each activation and norm_first alone, batch axes are in catalogue_test; here one
+  // head and another eps.
   const variant variants[] = {
-      {{}, {{"heads", "2"}}},
-      {{2}, {{"heads", "2"}, {"activation", "gelu"}}},
-      {{}, {{"heads", "2"}, {"norm_first", "true"}, {"activation", "gelu_tanh"}}},
       {{2}, {{"heads", "1"}, {"norm_first", "true"}, {"activation", "silu"}, {"eps", "0.125"}}},
   };
   std::uint64_t seed = 40;

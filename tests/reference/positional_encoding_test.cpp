@@ -2,7 +2,7 @@
 // has wavelength 1 (sin(pos), cos(pos)); with d = 4 and base 10000 the second pair divides by
 // 10000^(2/4) = 100; sin² + cos² = 1 per pair; the offset shifts rows; odd d ends with a sin column;
 // positions near 10000 against an independent mp evaluation (angle = pos·exp(-(2i/d)·ln base)).
-#include "gradspec/reference/ops/embedding.hpp"
+#include "gradspec/reference/ops/positional_encoding.hpp"
 #include "gradspec/errors.hpp"
 #include "support/test_inputs.hpp"
 
@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_SUITE(positional_encoding_test)
 
 BOOST_AUTO_TEST_CASE(position_zero_is_alternating_zero_one) {
   for (std::int64_t d : {1, 2, 5, 8}) {
-    auto pe = positional_encoding<double>(3, d, 10000.0, 0);
+    auto pe = positional_encoding_forward<double>(3, d, 10000.0, 0);
     BOOST_TEST(pe.shape == (shape_t{3, d}));
     for (std::int64_t c = 0; c < d; ++c) BOOST_TEST(pe.data[c] == (c % 2 == 0 ? 0.0 : 1.0));
   }
@@ -74,8 +74,8 @@ BOOST_AUTO_TEST_CASE(second_pair_divides_by_100_for_d4) {
 
 BOOST_AUTO_TEST_CASE(pairs_lie_on_the_unit_circle) {
   precision_guard bits(256);
-  auto pe = positional_encoding<mp_real>(64, 10, mp_real(10000), 0);
-  auto pe64 = positional_encoding<double>(64, 10, 10000.0, 0);
+  auto pe = positional_encoding_forward<mp_real>(64, 10, mp_real(10000), 0);
+  auto pe64 = positional_encoding_forward<double>(64, 10, 10000.0, 0);
   for (std::size_t r = 0; r < 64; ++r)
     for (std::size_t i = 0; i < 5; ++i) {
       const mp_real s = pe.data[r * 10 + 2 * i], c = pe.data[r * 10 + 2 * i + 1];

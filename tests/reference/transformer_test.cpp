@@ -76,6 +76,8 @@ BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
     std::map<std::string, std::string> params;
     bool ignore_one; // set one label to -100
   };
+  // One layer at the defaults, each activation, norm_first and embed_scale alone, batch axes are in
+  // catalogue_test; here label smoothing, ignore_index and two layers.
   const variant variants[] = {
       {{2}, {{"layers", "1"}, {"heads", "2"}, {"label_smoothing", "0.125"}}, false},
       {{}, {{"layers", "1"}, {"heads", "2"}, {"norm_first", "true"}, {"activation", "gelu"}, {"ignore_index", "-100"},
@@ -142,23 +144,6 @@ BOOST_AUTO_TEST_CASE(one_layer_equals_primitives_composed) {
   auto r = evaluate(*find_op("transformer"), a, false);
   BOOST_TEST(max_abs_diff(r.outputs.at("logits"), logits) < 1e-70);
   BOOST_TEST(max_abs_diff(r.intermediates.at("memory"), memory) < 1e-70);
-}
-
-BOOST_AUTO_TEST_CASE(double_agrees_with_mp_real) {
-  precision_guard bits(256);
-  auto a = model_args({2}, {{"layers", "2"}, {"heads", "2"}, {"label_smoothing", "0.1"}}, 19);
-  fill_cotangents("transformer", a, 20);
-  op_args<double> d;
-  d.params = a.params;
-  d.int_inputs = a.int_inputs;
-  for (const auto& [k, t] : a.inputs) d.inputs[k] = tensor_cast<double>(t);
-  for (const auto& [k, t] : a.cotangents) d.cotangents[k] = tensor_cast<double>(t);
-  auto hi = evaluate(*find_op("transformer"), a, true);
-  auto lo = evaluate(*find_op("transformer"), d, true);
-  BOOST_TEST(hi.gradients.size() == a.inputs.size());
-  for (const auto& [name, g] : hi.gradients)
-    for (std::size_t i = 0; i < g.size(); ++i)
-      BOOST_TEST(std::abs(lo.gradients.at(name).data[i] - to_double(g.data[i])) < 1e-11, name << "[" << i << "]");
 }
 
 BOOST_AUTO_TEST_CASE(inputs_are_named_per_layer) {

@@ -223,10 +223,10 @@ op_info attention_op() {
             return std::vector<input_spec>{{"q", "[..., Tq, D]"},
                                            {"k", "[..., Tk, D]"},
                                            {"v", "[..., Tk, Dv]"},
-                                           {"mask", "[Tq, Tk]", false, true, false}};
+                                           {"mask", "[Tq, Tk]", false, true, false, tensor_role::additive_mask}};
           },
           {{"out", "[..., Tq, Dv]"}},
-          {"scores", "weights"},
+          {{"scores", tensor_role::softmax_logits}, "weights"},
           &attention_evaluate<double>,
           &attention_evaluate<mp_real>, &attention_evaluate<float>};
 }

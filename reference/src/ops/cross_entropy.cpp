@@ -1,7 +1,7 @@
 #include "gradspec/reference/ops/cross_entropy.hpp"
 
 #include "gradspec/reference/ops/common.hpp"
-#include "gradspec/reference/ops/softmax.hpp"
+#include "gradspec/reference/ops/log_softmax.hpp"
 
 #include <cmath>
 #include <cstddef>

@@ -140,7 +140,7 @@ op_info encoder_layer_op() {
           [](const param_map&) {
             std::vector<input_spec> in{{"x", "[..., T, C]"}};
             for (auto& w : encoder_layer_weight_inputs("")) in.push_back(std::move(w));
-            in.push_back({"mask", "[T, T]", false, true, false});
+            in.push_back({"mask", "[T, T]", false, true, false, tensor_role::additive_mask});
             return in;
           },
           {{"y", "[..., T, C]"}},

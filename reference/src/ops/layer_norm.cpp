@@ -89,63 +89,6 @@ norm_grads<T> layer_norm_backward(const tensor<T>& dy, const tensor<T>& x, const
   return g;
 }
 
-// RMSNorm, per row (no centring, no beta):
-//   rstd = 1 / sqrt(sum_j x_j² / C + eps);   y_j = x_j·rstd·gamma_j
-// cache.rstd: [R] with x's leading shape; cache.mean stays empty.
-template <class T> tensor<T> rms_norm_forward(const tensor<T>& x, const tensor<T>& gamma, const T& eps, norm_cache<T>& cache) {
-  using std::sqrt;
-  const std::size_t R = x.rows(), C = x.cols();
-  cache.mean = tensor<T>();
-  cache.rstd = tensor<T>(leading_axes(x.shape, 1));
-  tensor<T> y(x.shape);
-  for (std::size_t r = 0; r < R; ++r) {
-    const T* xr = x.row(r);
-    T* yr = y.row(r);
-    T ms = 0;
-    for (std::size_t j = 0; j < C; ++j) ms += xr[j] * xr[j];
-    ms /= static_cast<long>(C);
-    ms += eps;
-    T rstd = 1 / sqrt(ms);
-    for (std::size_t j = 0; j < C; ++j) {
-      yr[j] = xr[j] * rstd;
-      yr[j] *= gamma.data[j];
-    }
-    cache.rstd.data[r] = std::move(rstd);
-  }
-  return y;
-}
-
-// RMSNorm backward, per row, with xhat_j = x_j·rstd and g_j = dy_j·gamma_j:
-//   ∂rstd/∂x_j = -rstd³ x_j / C,  so  ∂xhat_i/∂x_j = rstd (δ_ij - xhat_i xhat_j / C)
-//   dx_j     = rstd · (g_j - xhat_j · mean_i(g_i xhat_i))
-//   dgamma_j = sum over rows of dy_j xhat_j
-template <class T>
-norm_grads<T> rms_norm_backward(const tensor<T>& dy, const tensor<T>& x, const tensor<T>& gamma, const norm_cache<T>& cache) {
-  const std::size_t R = x.rows(), C = x.cols();
-  norm_grads<T> g{tensor<T>(x.shape), tensor<T>(shape_t{static_cast<std::int64_t>(C)}), tensor<T>()};
-  std::vector<T> xhat(C), gj(C);
-  for (std::size_t r = 0; r < R; ++r) {
-    const T* xr = x.row(r);
-    const T* dyr = dy.row(r);
-    T* dxr = g.dx.row(r);
-    const T& rstd = cache.rstd.data[r];
-    T sum_gx = 0;
-    for (std::size_t j = 0; j < C; ++j) {
-      xhat[j] = xr[j] * rstd;
-      gj[j] = dyr[j] * gamma.data[j];
-      sum_gx += gj[j] * xhat[j];
-      g.dgamma.data[j] += dyr[j] * xhat[j];
-    }
-    sum_gx /= static_cast<long>(C);
-    for (std::size_t j = 0; j < C; ++j) {
-      dxr[j] = xhat[j] * sum_gx;
-      dxr[j] = gj[j] - dxr[j];
-      dxr[j] *= rstd;
-    }
-  }
-  return g;
-}
-
 template <class T> layer_norm_params<T> layer_norm_params_from(const op_args<T>& args, const std::string& prefix, std::int64_t C) {
   auto get = [&](const char* name) -> const tensor<T>& {
     const tensor<T>& t = input(args, prefix + name);
@@ -155,39 +98,16 @@ template <class T> layer_norm_params<T> layer_norm_params_from(const op_args<T>&
   return layer_norm_params<T>{get("gamma"), get("beta")}; // braced: gamma is checked first
 }
 
-template <class T> void store_gradients(op_result<T>& result, const std::string& prefix, norm_grads<T>&& g) {
-  result.gradients[prefix + "gamma"] = std::move(g.dgamma);
-  if (!g.dbeta.shape.empty()) result.gradients[prefix + "beta"] = std::move(g.dbeta); // rms_norm has none
-}
-
-#define GRADSPEC_NORM_INSTANTIATE(T)                                                                              \
+#define GRADSPEC_LAYER_NORM_INSTANTIATE(T)                                                                        \
   template tensor<T> layer_norm_forward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const T&, norm_cache<T>&); \
   template norm_grads<T> layer_norm_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const norm_cache<T>&); \
-  template tensor<T> rms_norm_forward(const tensor<T>&, const tensor<T>&, const T&, norm_cache<T>&);             \
-  template norm_grads<T> rms_norm_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const norm_cache<T>&); \
-  template layer_norm_params<T> layer_norm_params_from(const op_args<T>&, const std::string&, std::int64_t);     \
-  template void store_gradients(op_result<T>&, const std::string&, norm_grads<T>&&);
-GRADSPEC_NORM_INSTANTIATE(double)
-GRADSPEC_NORM_INSTANTIATE(float)
-GRADSPEC_NORM_INSTANTIATE(mp_real)
-#undef GRADSPEC_NORM_INSTANTIATE
+  template layer_norm_params<T> layer_norm_params_from(const op_args<T>&, const std::string&, std::int64_t);
+GRADSPEC_LAYER_NORM_INSTANTIATE(double)
+GRADSPEC_LAYER_NORM_INSTANTIATE(float)
+GRADSPEC_LAYER_NORM_INSTANTIATE(mp_real)
+#undef GRADSPEC_LAYER_NORM_INSTANTIATE
 
 namespace {
-
-// x [..., C] with C >= 1, and eps >= 0 (eps = 0 is allowed: a constant row then gives NaN, as it
-// must). Returns C.
-template <class T> std::int64_t norm_width(const tensor<T>& x) {
-  require_rank(x.shape, 1, "inputs/x", "[..., C]");
-  const std::int64_t C = x.shape.back();
-  require(C >= 1, "inputs/x", "the normalised axis C (last axis) must be >= 1, got shape " + shape_to_string(x.shape));
-  return C;
-}
-
-template <class T> T norm_eps(const param_map& params) {
-  T eps = params.real<T>("eps");
-  require(!(eps < 0), "params/eps", "must be >= 0, got " + params.at("eps").text);
-  return eps;
-}
 
 template <class T> op_result<T> layer_norm_evaluate(const op_args<T>& args, bool backward) {
   const auto& x = input(args, "x");
@@ -207,24 +127,6 @@ template <class T> op_result<T> layer_norm_evaluate(const op_args<T>& args, bool
   return r;
 }
 
-template <class T> op_result<T> rms_norm_evaluate(const op_args<T>& args, bool backward) {
-  const auto& x = input(args, "x");
-  const std::int64_t C = norm_width(x);
-  const auto& gamma = input(args, "gamma");
-  require_shape(gamma.shape, {C}, "inputs/gamma");
-  const T eps = norm_eps<T>(args.params);
-  norm_cache<T> cache;
-  op_result<T> r;
-  r.outputs["y"] = rms_norm_forward(x, gamma, eps, cache);
-  if (backward) {
-    auto g = rms_norm_backward(cotangent(args, "y", x.shape), x, gamma, cache);
-    r.gradients["x"] = std::move(g.dx);
-    store_gradients(r, "", std::move(g));
-  }
-  r.intermediates["rstd"] = std::move(cache.rstd);
-  return r;
-}
-
 } // namespace
 
 op_info layer_norm_op() {
@@ -236,17 +138,6 @@ op_info layer_norm_op() {
           {"mean", "rstd"},
           &layer_norm_evaluate<double>,
           &layer_norm_evaluate<mp_real>, &layer_norm_evaluate<float>};
-}
-
-op_info rms_norm_op() {
-  return {"rms_norm",
-          "RMSNorm over the last axis: x/sqrt(mean(x²) + eps)·gamma",
-          {{"eps", param_type::real, "1e-6", {}, false, "added to mean(x²) inside the square root (>= 0)"}},
-          [](const param_map&) { return std::vector<input_spec>{{"x", "[..., C]"}, {"gamma", "[C]"}}; },
-          {{"y", "[..., C]"}},
-          {"rstd"},
-          &rms_norm_evaluate<double>,
-          &rms_norm_evaluate<mp_real>, &rms_norm_evaluate<float>};
 }
 
 } // namespace gradspec::reference

@@ -242,7 +242,7 @@ op_info multi_head_attention_op() {
             std::vector<input_spec> in{{"x", "[..., Tq, C]"}, {"memory", "[..., Tk, C]", false, true, true}};
             for (const char* w : {"w_q", "b_q", "w_k", "b_k", "w_v", "b_v", "w_o", "b_o"})
               in.push_back({w, w[0] == 'w' ? "[C, C]" : "[C]"});
-            in.push_back({"mask", "[Tq, Tk]", false, true, false});
+            in.push_back({"mask", "[Tq, Tk]", false, true, false, tensor_role::additive_mask});
             return in;
           },
           {{"y", "[..., Tq, C]"}},

@@ -2,6 +2,7 @@
 
 #include "gradspec/reference/ops/common.hpp"
 #include "gradspec/reference/ops/embedding.hpp"
+#include "gradspec/reference/ops/positional_encoding.hpp"
 
 #include <cmath>
 
@@ -20,7 +21,7 @@ template <class T> void add_positions(tensor<T>& x, const tensor<T>& pe) {
 template <class T> tensor<T> embed_with_positions(const int_tensor& ids, const tensor<T>& table, const T& scale) {
   tensor<T> x = embedding_forward(ids, table, scale);
   const std::int64_t L = ids.shape.back(), C = table.shape[1];
-  add_positions(x, positional_encoding<T>(L, C, T(10000), 0));
+  add_positions(x, positional_encoding_forward<T>(L, C, T(10000), 0));
   return x;
 }
 

@@ -106,8 +106,9 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
 // True for an adapter's "unsupported ..." answer (CONTRACT.md: such cases are skipped).
 bool is_unsupported(const std::string& error);
 
-// The case with every real input (not the mask, not the cotangents) multiplied by (1 ± relative),
-// signs from a hash of the case id and the value's position.
+// The case with every real input (not an additive mask, the registry's tensor_role::additive_mask;
+// not the cotangents) multiplied by (1 ± relative), signs from a hash of the case id and the value's
+// position.
 cases::test_case perturbed(const cases::test_case& c, double relative);
 
 // True when every input and cotangent of the case is exact in the dtype (its `exact_in`); always for

@@ -1,6 +1,7 @@
-// Finite-difference gradient checks: of the reference at high precision, and of a candidate's own
-// forward pass (any adapter or built-in) in float64 or float32. With L = sum over outputs o of
-// <cot_o, o>, differences of L are compared with what the claimed gradients dL/dx predict.
+// Finite-difference gradient checks of a candidate's own forward pass (any adapter or built-in) in
+// float64 or float32. With L = sum over outputs o of <cot_o, o>, differences of L are compared with
+// what the claimed gradients dL/dx predict. (The reference's own check at high precision is
+// reference::finite_difference_check, reference/finite_difference_check.hpp.)
 #pragma once
 
 #include "gradspec/cases/case_file.hpp"
@@ -11,21 +12,6 @@
 #include <string>
 
 namespace gradspec::checkers {
-
-struct gradcheck_result {
-  // Fewest agreeing significant digits over the checked elements, each measured against
-  // max(|claimed|, largest |claimed| of its tensor · 1e-20); 1e9 when every element agrees exactly.
-  double min_digits = 1e9;
-  std::string worst;       // where, with both values
-  std::size_t checked = 0; // elements compared
-};
-
-// The reference's gradients against central differences at the current MPFR precision, h = 2^-100
-// (about 45 digits at 256 bits). Elements where the analytic value and the difference quotient are
-// both below the objective's rounding noise (|L|·2^(20-bits)/h) agree: they are zero in exact
-// arithmetic. At most `per_input` elements of each input (evenly spaced), all by default.
-gradcheck_result reference_gradcheck(const reference::op_info& op, const reference::op_args<reference::mp_real>& args,
-                                     std::size_t per_input = static_cast<std::size_t>(-1));
 
 // ---- A candidate against its own forward pass ------------------------------------------------
 //

@@ -14,18 +14,42 @@
 
 namespace gradspec::reference {
 
+// What generic code (the case generator's flags, the checkers, Python tools through `gradspec ops
+// --json`) needs to know about a tensor beyond its name and shape, so that it never tests the name of
+// an op or of a tensor.
+enum class tensor_role {
+  plain,
+  // Added to softmax logits (attention scores); -inf hides an entry. Structure, not data: the
+  // checkers do not perturb it. A row whose every visible entry is -inf (visible: j <= i when the
+  // op's boolean param `causal` is true) is a fully masked softmax row.
+  additive_mask,
+  // The logits of a softmax over the last axis (softmax's x, attention's scores): a row whose
+  // entries are all -inf is a fully masked softmax row.
+  softmax_logits,
+};
+// "plain", "additive_mask", "softmax_logits"
+const char* role_name(tensor_role role);
+
 struct input_spec {
   std::string name;
   std::string shape; // for people: "[..., I]"
   bool integer = false;
   bool optional = false;
   bool differentiable = true;
+  tensor_role role = tensor_role::plain;
 };
 
 struct output_spec {
   std::string name;
   std::string shape;
   bool differentiable = true;
+};
+
+// An intermediate the op reports (not part of the contract: diagnostics). Converts from its name.
+struct intermediate_spec {
+  intermediate_spec(const char* n, tensor_role r = tensor_role::plain) : name(n), role(r) {}
+  std::string name;
+  tensor_role role;
 };
 
 template <class T> struct op_args {
@@ -50,7 +74,7 @@ struct op_info {
   // The inputs for these (validated) params; composite ops name theirs per layer.
   std::vector<input_spec> (*inputs)(const param_map&);
   std::vector<output_spec> outputs;
-  std::vector<std::string> intermediates;
+  std::vector<intermediate_spec> intermediates;
   evaluate_fn<double> evaluate_f64;
   evaluate_fn<mp_real> evaluate_mp;
   evaluate_fn<float> evaluate_f32;

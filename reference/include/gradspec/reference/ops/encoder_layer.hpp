@@ -9,7 +9,7 @@
 // adds the residual branch's gradient with add_into.
 #pragma once
 
-#include "gradspec/reference/ops/activations.hpp"
+#include "gradspec/reference/ops/activation_choice.hpp"
 #include "gradspec/reference/ops/feed_forward.hpp"
 #include "gradspec/reference/ops/layer_norm.hpp"
 #include "gradspec/reference/ops/multi_head_attention.hpp"

@@ -2,7 +2,7 @@
 // x [..., C], w1 [C, F], b1 [F], w2 [F, C], b2 [C].
 #pragma once
 
-#include "gradspec/reference/ops/activations.hpp"
+#include "gradspec/reference/ops/activation_choice.hpp"
 #include "gradspec/reference/registry.hpp"
 
 #include <string>

@@ -1,6 +1,5 @@
-// softmax and log_softmax over the last axis (spec: reference/spec/softmax.md, log_softmax.md).
-// x [..., N]. Max-subtracted. A row whose entries are all -inf gives an all-zero softmax row and
-// zero gradients ("safe softmax"); log_softmax gives -inf there, with zero gradients.
+// softmax over the last axis (spec: reference/spec/softmax.md). x [..., N]. Max-subtracted. A row
+// whose entries are all -inf gives an all-zero softmax row and zero gradients ("safe softmax").
 #pragma once
 
 #include "gradspec/reference/scalar.hpp"
@@ -12,21 +11,11 @@ template <class T> tensor<T> softmax_forward(const tensor<T>& x);
 // dx = y ⊙ (dy - <dy, y>) per row.
 template <class T> tensor<T> softmax_backward(const tensor<T>& dy, const tensor<T>& y);
 
-template <class T> tensor<T> log_softmax_forward(const tensor<T>& x);
-// dx = dy - softmax(x) · sum(dy) per row; y is the log_softmax output.
-template <class T> tensor<T> log_softmax_backward(const tensor<T>& dy, const tensor<T>& y);
-
 extern template tensor<double> softmax_forward(const tensor<double>&);
 extern template tensor<float> softmax_forward(const tensor<float>&);
 extern template tensor<mp_real> softmax_forward(const tensor<mp_real>&);
 extern template tensor<double> softmax_backward(const tensor<double>&, const tensor<double>&);
 extern template tensor<float> softmax_backward(const tensor<float>&, const tensor<float>&);
 extern template tensor<mp_real> softmax_backward(const tensor<mp_real>&, const tensor<mp_real>&);
-extern template tensor<double> log_softmax_forward(const tensor<double>&);
-extern template tensor<float> log_softmax_forward(const tensor<float>&);
-extern template tensor<mp_real> log_softmax_forward(const tensor<mp_real>&);
-extern template tensor<double> log_softmax_backward(const tensor<double>&, const tensor<double>&);
-extern template tensor<float> log_softmax_backward(const tensor<float>&, const tensor<float>&);
-extern template tensor<mp_real> log_softmax_backward(const tensor<mp_real>&, const tensor<mp_real>&);
 
 } // namespace gradspec::reference
