@@ -62,6 +62,12 @@ void edge(suite_builder& s) {
   }
 }
 
+// Size sweep for error-growth studies (gen --suite sweep).
+void sweep(suite_builder& s) {
+  for (int t : {16, 64, 256, 1024})
+    s.random("attention", {{"seq", std::to_string(t)}, {"d_k", "16"}}, {{"causal", "true"}}, {0}, "sequence length sweep");
+}
+
 void notes(flag_notes_builder& n) {
   n.add("masked_nan", "edge_case",
         "A masked key and value hold NaN. Masking must replace the score (masked_fill), not add -inf to it "
@@ -102,6 +108,7 @@ op_generator attention_generator() {
                  }};
   g.standard = standard;
   g.edge = edge;
+  g.sweep = sweep;
   g.notes = notes;
   return g;
 }

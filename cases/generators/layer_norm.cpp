@@ -49,6 +49,12 @@ void edge(suite_builder& s) {
           "rows 1e8 + k/1024, |k| <= 512: one-pass variance loses every digit in float64", {"float64_conditioned", "large_mean"});
 }
 
+// Size sweep for error-growth studies (gen --suite sweep).
+void sweep(suite_builder& s) {
+  for (int c : {16, 64, 256, 1024, 4096, 8192})
+    s.random("layer_norm", {{"seq", "2"}, {"d_model", std::to_string(c)}}, {}, {0}, "width sweep");
+}
+
 void notes(flag_notes_builder& n) {
   n.add("large_mean", "edge_case",
         "LayerNorm rows with a large mean and a small spread ([80000, 80001, 80002, 80003], 1e7 + i). One-pass "
@@ -79,6 +85,7 @@ op_generator layer_norm_generator() {
                  }};
   g.standard = standard;
   g.edge = edge;
+  g.sweep = sweep;
   g.notes = notes;
   return g;
 }

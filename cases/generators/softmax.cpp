@@ -29,6 +29,12 @@ void edge(suite_builder& s) {
           "logits 1e6 + k/1024, |k| <= 4096: the fractional parts decide", {"float64_conditioned"});
 }
 
+// Size sweep for error-growth studies (gen --suite sweep).
+void sweep(suite_builder& s) {
+  for (int n : {16, 64, 256, 1024, 4096, 16384, 32768})
+    s.random("softmax", {{"seq", "1"}, {"n", std::to_string(n)}}, {}, {0}, "row length sweep");
+}
+
 void notes(flag_notes_builder& n) {
   n.add("large_logits", "edge_case",
         "Logits around 1e4: exp without subtracting the row maximum overflows to inf and gives NaN. Correct: "
@@ -44,6 +50,7 @@ op_generator softmax_generator() {
                  [](test_case& c, const case_shape& s, value_source& v) { c.inputs["x"] = v.grid(s.with_batch({"seq", "n"}), 4, 4); }};
   g.standard = standard;
   g.edge = edge;
+  g.sweep = sweep;
   g.notes = notes;
   return g;
 }

@@ -58,15 +58,11 @@ std::vector<suite_file> examples_suite() {
 
 // ------------------------------------------------------------------------------------------- sweep
 
-// Size sweeps for error-growth studies: one experiment across ops, generated on demand (not committed).
+// Size sweeps for error-growth studies, generated on demand (not committed): each op's in its file.
 std::vector<suite_file> sweep_suite() {
   suite_builder s;
-  for (int n : {16, 64, 256, 1024, 4096, 16384, 32768})
-    s.random("softmax", {{"seq", "1"}, {"n", std::to_string(n)}}, {}, {0}, "row length sweep");
-  for (int t : {16, 64, 256, 1024})
-    s.random("attention", {{"seq", std::to_string(t)}, {"d_k", "16"}}, {{"causal", "true"}}, {0}, "sequence length sweep");
-  for (int c : {16, 64, 256, 1024, 4096, 8192})
-    s.random("layer_norm", {{"seq", "2"}, {"d_model", std::to_string(c)}}, {}, {0}, "width sweep");
+  for (const auto& g : op_generators())
+    if (g.sweep) g.sweep(s);
   return s.finish();
 }
 

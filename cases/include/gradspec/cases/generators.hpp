@@ -71,8 +71,8 @@ struct op_generator {
   std::function<void(test_case&, const case_shape&, value_source&)> fill;
   // Params that follow from the sizes when not given (positional_encoding's length, heads, layers).
   std::function<std::map<std::string, std::string>(const case_shape&)> implied_params = nullptr;
-  // Its cases in the standard and edge suites (suites.hpp), in the order they appear in its file.
-  std::function<void(suite_builder&)> standard = nullptr, edge = nullptr;
+  // Its cases in the standard, edge and sweep suites (suites.hpp), in the order they appear in its file.
+  std::function<void(suite_builder&)> standard = nullptr, edge = nullptr, sweep = nullptr;
   // The notes of the flags only its cases use (flags of several ops: cases/src/shared_flag_notes.cpp).
   std::function<void(flag_notes_builder&)> notes = nullptr;
 };

@@ -1,9 +1,9 @@
 // The named suites: `standard` (every op, tiny readable and realistic cases, batch axes, seeds,
 // every param variant), `edge` (one flagged case per recipe of EDGE_CASES.md, Wycheproof style),
 // `examples` (the seed slides' worked exercises) and `sweep` (size sweeps for error-growth studies,
-// generated on demand). A suite is written as one file per op. Each op's standard and edge cases are
-// in its file (cases/generators/X.cpp) and the two suites list the ops in catalogue order; examples
-// and sweep, studies across ops, are in cases/src/suites.cpp.
+// generated on demand). A suite is written as one file per op. Each op's standard, edge and sweep
+// cases are in its file (cases/generators/X.cpp) and those suites list the ops in catalogue order;
+// examples, one study of the lecture slides across ops, is in cases/src/suites.cpp.
 #pragma once
 
 #include "gradspec/cases/case_file.hpp"
