@@ -682,6 +682,43 @@ def op_transformer(r):
 # The driver: the VJP of one request, and the op table the kit serves
 # --------------------------------------------------------------------------------------------
 
+def rope_angles(length, rotary_dim, base, offset):
+    """cos and sin of θ = (offset + t)·base^(-2i/R), [T, R/2], formed in float64 (a careful
+    implementation). GRADSPEC_TORCH_ROPE=float32 forms inv_freq and the product in float32 instead, as
+    Hugging Face's LlamaRotaryEmbedding and Meta's precompute_freqs_cis do: at positions near 1e6 the
+    angle is off by up to p·2^-24 (the long-context phase drift of EDGE_CASES.md)."""
+    work = torch.float32 if os.environ.get("GRADSPEC_TORCH_ROPE") == "float32" else torch.float64
+    inv_freq = 1.0 / (base ** (torch.arange(0, rotary_dim, 2, dtype=torch.float64).to(work) / rotary_dim))
+    position = (torch.arange(length, dtype=torch.float64) + offset).to(work)
+    angle = torch.outer(position, inv_freq)                                               # [T, R/2]
+    return torch.cos(angle), torch.sin(angle)
+
+
+def op_rope(r):
+    # x [..., T, D]: row t at position offset + t; pairs (i, i + R/2) (rotate_half, Hugging Face) or
+    # (2i, 2i + 1) (interleaved, Meta / GPT-J); features from R on pass through.
+    x = r.input("x")
+    if x.dim() < 2:
+        raise BadRequest(f"inputs/x: expected [..., T, D], got shape {list(x.shape)}")
+    length, d = x.shape[-2], x.shape[-1]
+    base = r.p_real("base", 10000.0)
+    style = r.p_choice("style", ["half", "interleaved"], "half")
+    rotary_dim = r.p_int("rotary_dim", None, minimum=0)
+    rotary_dim = d if rotary_dim is None else rotary_dim
+    if rotary_dim % 2 or rotary_dim > d:
+        raise BadRequest(f"params/rotary_dim: must be even and at most D = {d}, got {rotary_dim}")
+    offset = r.p_int("offset", 0, minimum=0)
+    cos, sin = (t.to(x.dtype) for t in rope_angles(length, rotary_dim, base, offset))
+    rot, rest = x[..., :rotary_dim], x[..., rotary_dim:]
+    if style == "half":
+        a, b = rot[..., : rotary_dim // 2], rot[..., rotary_dim // 2:]
+        turned = torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
+    else:
+        a, b = rot[..., 0::2], rot[..., 1::2]
+        turned = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1).flatten(-2)
+    return Result({"y": torch.cat([turned, rest], dim=-1)})
+
+
 def evaluate(req, fn):
     """Runs op function `fn` on one request; returns its outputs, gradients and intermediates."""
     result = fn(req)

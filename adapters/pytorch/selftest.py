@@ -705,6 +705,31 @@ def test_transformer(a, rng):
         reply_ok(f"transformer {dtype}", r, {"loss": [], "logits": [2, t, vt]}, shapes("transformer", w))
 
 
+def test_rope(a, rng):
+    # x [2, 4] rows at positions 0 and 1: pair i = (i, i + 2) (half) turns by p·10000^(-i/2).
+    x = [1, 0, 0, 0, 1, 2, 3, 4]
+    r = a.call("rope", {"x": T([2, 4], x)}, {})
+    if reply_ok("rope", r, {"y": [2, 4]}):
+        y = vals(r["outputs"]["y"])
+        want = [1, 0, 0, 0, 0, 0, 0, 0]  # row 0: position 0 is the identity
+        for i, (ai, bi) in enumerate([(0, 2), (1, 3)]):
+            th = 1 / 10000 ** (i / 2)  # position 1: θ = 1·10000^(-2i/4)
+            want[4 + ai] = x[4 + ai] * math.cos(th) - x[4 + bi] * math.sin(th)
+            want[4 + bi] = x[4 + bi] * math.cos(th) + x[4 + ai] * math.sin(th)
+        check("rope half: (a, b) -> (a cos - b sin, b cos + a sin) on pairs (i, i + D/2)", close(y, want, 1e-15), str(y))
+        # the map is a rotation: with cotangent = y the gradient is x
+        g = a.call("rope", {"x": T([2, 4], x)}, {}, cotangents={"y": T([2, 4], y)})
+        if reply_ok("rope gradient", g, {"y": [2, 4]}, {"x": [2, 4]}):
+            check("rope: the gradient turns back (dx = Rᵀ dy)", close(vals(g["gradients"]["x"]), x, 1e-14))
+    r = a.call("rope", {"x": T([1, 4], [1, 2, 3, 4])}, {"style": "interleaved", "offset": 1, "rotary_dim": 2})
+    if reply_ok("rope interleaved", r, {"y": [1, 4]}):
+        c, s = math.cos(1), math.sin(1)
+        check("rope interleaved, partial: pair (0, 1) turns by 1 rad, features 2, 3 pass",
+              close(vals(r["outputs"]["y"]), [c - 2 * s, 2 * c + s, 3, 4], 1e-15), str(vals(r["outputs"]["y"])))
+    r = a.call("rope", {"x": grid([2, 3, 8], rng)}, {"offset": 1000000}, cotangents={"y": grid([2, 3, 8], rng)}, dtype="bfloat16")
+    reply_ok("rope bfloat16", r, {"y": [2, 3, 8]}, {"x": [2, 3, 8]})
+
+
 def test_bad_requests(a):
     good = {"x": T([1, 2], [1, 2]), "w": T([2, 3], [1, 2, 3, 4, 5, 6]), "b": T([3], [0.5, 0, -1])}
 
@@ -740,7 +765,7 @@ def main():
     a = Adapter()
     tests = [test_handshake, test_linear, test_embedding, test_positional_encoding, test_softmax, test_log_softmax,
              test_activations, test_layer_norm, test_rms_norm, test_attention, test_multi_head_attention,
-             test_feed_forward, test_cross_entropy, test_encoder_layer, test_decoder_layer, test_transformer,
+             test_feed_forward, test_cross_entropy, test_encoder_layer, test_decoder_layer, test_transformer, test_rope,
              test_bad_requests]
     for test in tests:
         try:

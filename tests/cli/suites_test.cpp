@@ -70,7 +70,9 @@ BOOST_AUTO_TEST_CASE(every_op_has_standard_cases_and_every_recipe_an_edge_case) 
                         "scaled_inputs", "head_dim_256", "default_scale", "softmax_axis", "large_mean", "constant_row",
                         "biased_variance", "eps_inside_sqrt", "fp16_square_overflow", "small_std", "label_smoothing_ignored",
                         "ignore_valid_class", "all_ignored", "large_logit_gap", "gelu_approximation", "large_magnitude",
-                        "relu_at_zero", "silu_large_negative", "large_position", "odd_d_model", "repeated_ids"})
+                        "relu_at_zero", "silu_large_negative", "large_position", "odd_d_model", "repeated_ids",
+                        // catalogue v2
+                        "rope_large_position", "rope_style", "rope_partial_rotary"})
     BOOST_TEST(flags.count(f) == 1u, f);
   std::uintmax_t bytes = 0;
   for (const auto& e : fs::directory_iterator(source("cases/standard"))) bytes += fs::file_size(e.path());

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes cases/specs/catalogue.json: a gradspec spec file (no "expected") covering catalogue v1.
+"""Writes cases/specs/catalogue.json: a gradspec spec file (no "expected") covering catalogue v1 and the v2 ops written so far.
 
 Deterministic: every case draws from its own random.Random(seed). All real inputs lie on the
 bfloat16 ∩ float16 grid (k/2^m with at most 8 significant bits), written as exact decimal strings.
@@ -336,6 +336,21 @@ def build_cases():
                 params, inputs)
         else:
             add("transformer/post_ln/0", "transformer", "1 layer, 2 heads, C 4, F 8, vocab 5, S 3, T 3, post-LN", params, inputs)
+
+    # ---- rope (catalogue v2)
+    r = Random(1501)
+    add("rope/half/0", "rope", "style half (rotate_half), batch [2] of x[3, 8], defaults base 10000, offset 0",
+        {}, {"x": tensor([2, 3, 8], grid(r, [2, 3, 8]))})
+    r = Random(1502)
+    add("rope/interleaved_offset/0", "rope", "style interleaved, offset 5, base 500000 as a decimal string",
+        {"style": "interleaved", "offset": 5, "base": "500000"}, {"x": tensor([4, 6], grid(r, [4, 6]))})
+    r = Random(1503)
+    add("rope/partial/0", "rope", "partial rotary: R = 4 of D = 10 (features 4..9 pass through), offset 131072",
+        {"rotary_dim": 4, "offset": 131072}, {"x": tensor([2, 2, 10], grid(r, [2, 2, 10]))})
+    r = Random(1504)
+    add("rope/large_position/0", "rope", "positions 10^6 and 10^6 + 1, interleaved, R = 2",
+        {"style": "interleaved", "rotary_dim": 2, "offset": 1000000}, {"x": tensor([2, 4], grid(r, [2, 4]))})
+
     return cases
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent forward pass of every gradspec catalogue-v1 op, in mpmath at mp.dps = 80.
+"""Independent forward pass of every gradspec catalogue op (v1 and the v2 ops written so far), in mpmath at mp.dps = 80.
 
 Written from ../../shared/design/CONTRACT.md only (not from the C++ reference), as a cross-check.
 Run with Debian's /usr/bin/python3 (python3-mpmath).
@@ -562,6 +562,29 @@ def op_transformer(P, I, rec=None):
     return {"loss": ([], [loss]), "logits": (list(ts) + [v_out], flat(logits_all))}
 
 
+def op_rope(P, I, rec=None):
+    """rope (v2): row t of the T axis at position p = offset + t; pair i (features (i, i + R/2) for
+    style "half", (2i, 2i + 1) for "interleaved") read as the complex number a + ib and multiplied by
+    exp(iθ), θ = p·base^(-2i/R) (RoFormer's complex form, Meta's view_as_complex); features from R
+    on pass through."""
+    xs, x = I["x"]
+    T, D = xs[-2], xs[-1]
+    R = D if P.get("rotary_dim") is None else int(P["rotary_dim"])
+    if R % 2 or R > D or R < 0:
+        raise ValueError("rope: rotary_dim must be even and <= D")
+    base = real(P.get("base"), mpf(10000))
+    offset = int(P.get("offset", 0) or 0)
+    style = P.get("style", "half") or "half"
+    out = list(x)
+    for r in range(numel(xs) // D):
+        p = offset + r % T
+        for i in range(R // 2):
+            ia, ib = (i, i + R // 2) if style == "half" else (2 * i, 2 * i + 1)
+            z = mp.mpc(x[r * D + ia], x[r * D + ib]) * mp.expj(p * mp.power(base, mpf(-2 * i) / R))
+            out[r * D + ia], out[r * D + ib] = z.real, z.imag
+    return {"y": (list(xs), out)}
+
+
 OPS = {
     "linear": op_linear,
     "embedding": op_embedding,
@@ -580,6 +603,7 @@ OPS = {
     "encoder_layer": op_encoder_layer,
     "decoder_layer": op_decoder_layer,
     "transformer": op_transformer,
+    "rope": op_rope,
 }
 
 

@@ -132,8 +132,8 @@ def test_protocol(ad):
     check(h.get("adapter") == "gradspec-adapter/1", "handshake: protocol gradspec-adapter/1")
     check(h.get("implementation") == {"name": "zoo", "version": "none"}, "handshake: implementation zoo / none")
     check(h.get("dtypes") == ["float64", "float32"], "handshake: dtypes float64, float32")
-    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 13,
-          f"handshake: 13 ops of the catalogue: {h.get('ops')}")
+    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 14,
+          f"handshake: 14 ops of the catalogue: {h.get('ops')}")
     r = ad.send_raw("this is not json")
     check("error" in r, "garbage line: answered with an error")
     r = ad.ask("transformer", {}, rid="unsupported")
@@ -325,6 +325,8 @@ def test_finite_differences(ad):
     fd_check(ad, "embedding repeated ids, sqrt_d", "embedding", {"scale": "sqrt_d"},
              {"ids": Ints([[1, 3, 1], [0, 1, 3]]), "table": u(5, 4)}, rng)
     fd_check(ad, "softmax", "softmax", {}, {"x": u(2, 3, 5) * 3}, rng)
+    fd_check(ad, "rope half, offset 3", "rope", {"offset": 3}, {"x": u(2, 3, 6)}, rng)
+    fd_check(ad, "rope interleaved, partial", "rope", {"style": "interleaved", "rotary_dim": 4}, {"x": u(3, 8)}, rng)
     fd_check(ad, "log_softmax", "log_softmax", {}, {"x": u(2, 5) * 3}, rng)
     fd_check(ad, "relu", "relu", {}, {"x": away_from_zero(rng, (2, 5))}, rng)
     fd_check(ad, "gelu none", "gelu", {"approximate": "none"}, {"x": u(2, 6) * 4}, rng)
@@ -420,6 +422,17 @@ PROBES = {
                             lambda good, bad: close(good, [[1.0 + 2.0 ** -12]]) and close(bad, [[1.0]])),
     "mask_after_softmax": ("attention", ATT, {"causal": True}, ATT_COT, "float64", "outputs.out",
                            lambda good, bad: close(good[0], [1.0, 2.0]) and bad[0, 0] < 0.9),
+    # pair 1 of D = 4 at position 10^6 + 3: θ = p·10000^(-1/2) = 10000.03 rad; in float32 (ulp 2^-10 at
+    # 10^4) the product is off by 7e-4 rad (at exactly 10^6 the roundings happen to cancel)
+    "rope_float32_angles": ("rope", {"x": [[0.0, 1.0, 0.0, 0.0]]}, {"offset": 1000003}, {}, "float64", "outputs.y",
+                            lambda good, bad: close(good, [[0, math.cos(10000.03), 0, math.sin(10000.03)]], 1e-9)
+                            and not close(good, bad, 1e-4)),
+    # position 1, D = 4: interleaved turns (x0, x1) by 1 rad; halves would turn (x0, x2)
+    "rope_style_swapped": ("rope", {"x": [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]}, {"style": "interleaved"}, {}, "float64",
+                           "outputs.y", lambda good, bad: close(good[1], [math.cos(1), math.sin(1), 0, 0]) and close(bad[1], [math.cos(1), 0, math.sin(1), 0])),
+    # R = 4 of D = 8 at position 1: pair 1 turns by 10000^(-2/4) = 0.01 rad, not 10000^(-2/8) = 0.1
+    "rope_frequencies_over_d": ("rope", {"x": [[0.0] * 8, [0.0, 1.0] + [0.0] * 6]}, {"rotary_dim": 4}, {}, "float64", "outputs.y",
+                                lambda good, bad: close(good[1][1], math.cos(0.01)) and close(bad[1][1], math.cos(0.1))),
 }
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The gradspec bug zoo: a numpy implementation of 13 catalogue ops, correct or with one planted bug.
+"""The gradspec bug zoo: a numpy implementation of 14 catalogue ops, correct or with one planted bug.
 
     zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
 
@@ -57,6 +57,9 @@ BUGS = {
     "interleaved_heads": "MHA head h uses columns h, h+H, h+2H, ... instead of a contiguous block",
     "bf16_matmul_in_fp32": "in float32, matmuls (linear, q.k^T) round their inputs to bfloat16",
     "mask_after_softmax": "attention zeroes masked weights after the softmax, without renormalising",
+    "rope_float32_angles": "rope forms inv_freq and p·inv_freq in float32 (long-context phase drift)",
+    "rope_style_swapped": "rope rotates halves (i, i + R/2) when interleaved pairs are asked, and the reverse",
+    "rope_frequencies_over_d": "partial rope takes its frequencies over the head dimension D instead of R",
 }
 
 
@@ -612,6 +615,48 @@ def op_cross_entropy(r):
     # d nll/dz = p - onehot;  d smooth/dz = p - 1/V
     dz = ((one - e) * g_nll)[:, None] * (p - onehot) + (e * g_sm)[:, None] * (p - one / dt(V))
     return {"loss": loss}, {"logits": dz.reshape(logits.shape)}
+
+
+def rope_cos_sin(ctx, length, rotary_dim, d, base, offset):
+    """cos θ, sin θ [T, R/2] for θ = (offset + t)·base^(-2i/R), formed in float64 and rounded to the
+    dtype (bug rope_float32_angles: formed in float32; bug rope_frequencies_over_d: base^(-2i/D))."""
+    work = np.float32 if ctx.bug == "rope_float32_angles" else np.float64
+    width = d if ctx.bug == "rope_frequencies_over_d" else rotary_dim
+    inv_freq = (work(1) / np.power(work(base), np.arange(0, rotary_dim, 2, dtype=work) / work(width))).astype(work)
+    angle = np.outer((np.arange(length) + offset).astype(work), inv_freq).astype(work)
+    return np.cos(angle).astype(ctx.dt), np.sin(angle).astype(ctx.dt)
+
+
+def rope_turn(x, cos, sin, rotary_dim, interleaved):
+    """Turns the pairs of x [..., T, D] by the angles (cos, sin): (a, b) -> (a·c - b·s, b·c + a·s)."""
+    y = x.copy()
+    half = rotary_dim // 2
+    ia = np.arange(0, rotary_dim, 2) if interleaved else np.arange(half)
+    ib = ia + 1 if interleaved else ia + half
+    a, b = x[..., ia], x[..., ib]
+    y[..., ia] = a * cos - b * sin
+    y[..., ib] = b * cos + a * sin
+    return y
+
+
+def op_rope(r):
+    # y = rotation of each pair by θ; dx = rotation of dy by -θ (the map is orthogonal).
+    x = r.input("x")
+    if x.ndim < 2:
+        raise BadRequest(f"inputs/x: expected [..., T, D], got shape {list(x.shape)}")
+    length, d = x.shape[-2], x.shape[-1]
+    rotary_dim = r.integer("rotary_dim", None)
+    rotary_dim = d if rotary_dim is None else rotary_dim
+    if rotary_dim < 0 or rotary_dim % 2 or rotary_dim > d:
+        raise BadRequest(f"params/rotary_dim: must be even and at most D = {d}, got {rotary_dim}")
+    offset = r.integer("offset", 0)
+    if offset < 0:
+        raise BadRequest(f"params/offset: must be >= 0, got {offset}")
+    style = r.choice("style", ["half", "interleaved"], "half")
+    interleaved = (style == "interleaved") != (r.ctx.bug == "rope_style_swapped")
+    cos, sin = rope_cos_sin(r.ctx, length, rotary_dim, d, float(r.real("base", 10000)), offset)
+    y = rope_turn(x, cos, sin, rotary_dim, interleaved)
+    return {"y": y}, {"x": rope_turn(r.cot("y", y), cos, -sin, rotary_dim, interleaved)}
 
 
 # Every catalogue op this file has a function op_<name> for.

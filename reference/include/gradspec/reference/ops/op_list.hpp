@@ -17,3 +17,5 @@ GRADSPEC_OP(cross_entropy)
 GRADSPEC_OP(encoder_layer)
 GRADSPEC_OP(decoder_layer)
 GRADSPEC_OP(transformer)
+// Catalogue v2: decoder-only LLM blocks (LLaMA, Mistral, Qwen, Gemma).
+GRADSPEC_OP(rope)
