@@ -437,6 +437,10 @@ def test_rms_norm(a, rng):
     if reply_ok("rms_norm", r, {"y": [2]}, {"x": [2], "gamma": [2]}):
         rstd = 1 / math.sqrt(12.5 + 1e-6)
         check("rms_norm: x·rstd·gamma", close(vals(r["outputs"]["y"]), [3 * rstd, 8 * rstd], 1e-15))
+    r = a.call("rms_norm", {"x": T([2], [3, 4]), "gamma": T([2], [0, 1])}, {"eps": 0, "gamma_offset": 1}, {"y": T([2], [1, 1])})
+    if reply_ok("rms_norm gamma_offset", r, {"y": [2]}, {"x": [2], "gamma": [2]}):
+        rstd = 1 / math.sqrt(12.5)
+        check("rms_norm: gamma_offset 1 scales by 1 + gamma", close(vals(r["outputs"]["y"]), [3 * rstd, 8 * rstd], 1e-15))
     r = a.call("rms_norm", {"x": grid([3, 8], rng), "gamma": grid([8], rng)}, cotangents={"y": grid([3, 8], rng)},
                dtype="float32")
     reply_ok("rms_norm float32", r, {"y": [3, 8]}, {"x": [3, 8], "gamma": [8]})

@@ -11,6 +11,7 @@ void standard(suite_builder& s) {
   s.random("rms_norm", {{"batch", "2x2"}, {"seq", "2"}, {"d_model", "6"}}, {}, {0}, "two batch axes");
   s.random("rms_norm", {{"seq", "4"}, {"d_model", "64"}}, {}, {0}, "realistic width");
   s.random("rms_norm", {{"seq", "2"}, {"d_model", "8"}}, {{"eps", "0.001"}}, {0}, "another eps");
+  s.random("rms_norm", {{"batch", "2"}, {"seq", "3"}, {"d_model", "8"}}, {{"gamma_offset", "1"}}, {0}, "gamma_offset 1 (Gemma)");
 }
 
 void edge(suite_builder& s) {
@@ -26,12 +27,23 @@ void edge(suite_builder& s) {
   s.exact("rms_norm/float64_conditioned/0", "rms_norm", {},
           {{"x", offset_grid(w, {2, 64}, 1e8, 0.5, 10)}, {"gamma", w.around({64}, 1.0, 0.5, 6)}},
           "rows 1e8 + k/1024: squares summed in float32 are off by 1e-7", {"float64_conditioned"});
+
+  // Gemma's stored weights are the scale minus one: gamma near 0, scale 1 + gamma.
+  s.random("rms_norm", {{"seq", "3"}, {"d_model", "16"}}, {{"gamma_offset", "1"}}, {0},
+           "gamma_offset 1 with gamma in [-1/4, 1/4]: without the offset the output nearly vanishes", "gamma_offset",
+           {"rms_norm_gamma_offset"});
+  value_source g(0x6e33a);
+  s.last().inputs["gamma"] = g.grid({16}, 0.25, 7, true);
 }
 
 void notes(flag_notes_builder& n) {
   n.add("fp16_square_overflow", "edge_case",
         "RMSNorm of values near 1000: x^2 = 1e6 overflows float16 (max 65504) if squared in float16. Correct "
         "implementations accumulate in float32.");
+  n.add("rms_norm_gamma_offset", "edge_case",
+        "gamma_offset = 1 (Gemma): y = x·rstd·(1 + gamma), the checkpoint stores the scale minus one. An RMSNorm "
+        "written for LLaMA (y = x·rstd·gamma) loaded with Gemma weights scales by gamma near 0; one that adds the "
+        "offset in bfloat16 after rounding gamma loses its low bits. Correct: form 1 + gamma in at least float32.");
 }
 
 } // namespace

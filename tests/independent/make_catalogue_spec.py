@@ -203,6 +203,9 @@ def build_cases():
     r = Random(503)
     add("rms_norm/plain/0", "rms_norm", "x[3,4], default eps 1e-6", {},
         {"x": tensor([3, 4], grid(r, [3, 4])), "gamma": tensor([4], positive_gamma(r, 4))})
+    r = Random(504)
+    add("rms_norm/gamma_offset/0", "rms_norm", "v2: gamma_offset 1 (Gemma) with gamma near 0, eps 1e-6 as a string, batch [2]",
+        {"gamma_offset": 1, "eps": "1e-6"}, {"x": tensor([2, 2, 5], grid(r, [2, 2, 5])), "gamma": tensor([5], grid(r, [5], kmax=16))})
 
     # ---- attention
     r = Random(601)

@@ -416,7 +416,8 @@ def op_layer_norm(P, I, rec=None):
 def op_rms_norm(P, I, rec=None):
     xs, x = I["x"]
     eps = real(P.get("eps"), mpf("1e-6"))
-    y = rms_norm_rows(rows_of(x, xs[-1]), I["gamma"][1], eps, rec=rec)
+    offset = real(P.get("gamma_offset"), mpf(0))  # v2: Gemma's scale is 1 + gamma
+    y = rms_norm_rows(rows_of(x, xs[-1]), [offset + g for g in I["gamma"][1]], eps, rec=rec)
     return {"y": (list(xs), flat(y))}
 
 

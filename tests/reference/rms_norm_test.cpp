@@ -48,6 +48,38 @@ BOOST_AUTO_TEST_CASE(gradients_at_other_eps_match_finite_differences) {
     }
 }
 
+// gamma_offset (catalogue v2, Gemma): y = x·rstd·(offset + gamma), so offset 1 with gamma equals
+// offset 0 with gamma + 1 exactly (the same scale, formed once), in the output and in dx; dgamma does
+// not depend on the offset (∂(offset + gamma)/∂gamma = 1); and finite differences agree with offset 1.
+BOOST_AUTO_TEST_CASE(gamma_offset_shifts_the_scale) {
+  precision_guard bits(256);
+  const auto x = grid_tensor<mp_real>({3, 5}, 51, 2.0), gamma = grid_tensor<mp_real>({5}, 52, 0.5);
+  tensor<mp_real> gamma_plus_one = gamma;
+  for (auto& v : gamma_plus_one.data) v += 1;
+  auto eval = [&](const tensor<mp_real>& g, const std::string& offset) {
+    op_args<mp_real> args;
+    args.params = params("rms_norm", {{"gamma_offset", offset}});
+    args.inputs["x"] = x;
+    args.inputs["gamma"] = g;
+    args.cotangents["y"] = grid_tensor<mp_real>({3, 5}, 53);
+    return evaluate(*find_op("rms_norm"), args, true);
+  };
+  const auto gemma = eval(gamma, "1"), llama = eval(gamma_plus_one, "0"), plain = eval(gamma, "0");
+  BOOST_TEST(gemma.outputs.at("y").data == llama.outputs.at("y").data, boost::test_tools::per_element());
+  BOOST_TEST(gemma.gradients.at("x").data == llama.gradients.at("x").data, boost::test_tools::per_element());
+  BOOST_TEST(gemma.gradients.at("gamma").data == plain.gradients.at("gamma").data, boost::test_tools::per_element());
+  BOOST_TEST(!(gemma.outputs.at("y").data == plain.outputs.at("y").data)); // the offset is not ignored
+
+  op_args<mp_real> args;
+  args.params = params("rms_norm", {{"gamma_offset", "1"}, {"eps", "0.25"}});
+  args.inputs["x"] = x;
+  args.inputs["gamma"] = gamma;
+  fill_cotangents("rms_norm", args, 54);
+  const auto agreement = check_gradients("rms_norm", args);
+  BOOST_TEST(agreement.checked == 15u + 5u);
+  BOOST_TEST(agreement.min_digits >= 30, agreement.worst);
+}
+
 BOOST_AUTO_TEST_CASE(intermediates_have_the_leading_shape) {
   precision_guard bits(128);
   for (shape_t xs : {shape_t{5}, shape_t{3, 5}, shape_t{2, 3, 5}}) {
@@ -103,7 +135,10 @@ BOOST_AUTO_TEST_CASE(known_values) {
   for (int j = 0; j < 4; ++j) BOOST_TEST(to_double(abs(y3[j] - f * gm[j])) < 1e-70);
 }
 
-BOOST_AUTO_TEST_CASE(defaults) { BOOST_TEST(params("rms_norm").at("eps").text == "1e-6"); }
+BOOST_AUTO_TEST_CASE(defaults) {
+  BOOST_TEST(params("rms_norm").at("eps").text == "1e-6");
+  BOOST_TEST(params("rms_norm").at("gamma_offset").text == "0");
+}
 
 BOOST_AUTO_TEST_CASE(rejects_bad_input) {
   auto path_of = [&](const op_args<double>& args) -> std::string {

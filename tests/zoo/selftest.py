@@ -334,6 +334,7 @@ def test_finite_differences(ad):
     fd_check(ad, "silu", "silu", {}, {"x": u(2, 6) * 6}, rng)
     fd_check(ad, "layer_norm", "layer_norm", {"eps": 1e-5},
              {"x": u(2, 3, 6), "gamma": 1 + u(6) / 2, "beta": u(6)}, rng)
+    fd_check(ad, "rms_norm gamma_offset 1", "rms_norm", {"gamma_offset": 1, "eps": 0.25}, {"x": u(2, 5), "gamma": u(5) / 4}, rng)
     fd_check(ad, "layer_norm eps 0.5", "layer_norm", {"eps": 0.5}, {"x": u(3, 2), "gamma": u(2), "beta": u(2)}, rng)
     fd_check(ad, "rms_norm", "rms_norm", {"eps": 1e-6}, {"x": u(2, 3, 5), "gamma": 1 + u(5) / 2}, rng)
     fd_check(ad, "attention plain", "attention", {}, {"q": u(3, 2), "k": u(3, 2), "v": u(3, 2)}, rng)
@@ -431,6 +432,9 @@ PROBES = {
     "rope_style_swapped": ("rope", {"x": [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]}, {"style": "interleaved"}, {}, "float64",
                            "outputs.y", lambda good, bad: close(good[1], [math.cos(1), math.sin(1), 0, 0]) and close(bad[1], [math.cos(1), 0, math.sin(1), 0])),
     # R = 4 of D = 8 at position 1: pair 1 turns by 10000^(-2/4) = 0.01 rad, not 10000^(-2/8) = 0.1
+    # gamma_offset 1, gamma 0: y = x·rstd; without the offset y = 0
+    "rms_norm_without_offset": ("rms_norm", {"x": [[3.0, 4.0]], "gamma": [0.0, 0.0]}, {"gamma_offset": 1, "eps": 0}, {}, "float64",
+                                "outputs.y", lambda good, bad: close(good, [[3 / math.sqrt(12.5), 4 / math.sqrt(12.5)]]) and close(bad, [[0.0, 0.0]])),
     "rope_frequencies_over_d": ("rope", {"x": [[0.0] * 8, [0.0, 1.0] + [0.0] * 6]}, {"rotary_dim": 4}, {}, "float64", "outputs.y",
                                 lambda good, bad: close(good[1][1], math.cos(0.01)) and close(bad[1][1], math.cos(0.1))),
 }

@@ -60,6 +60,7 @@ BUGS = {
     "rope_float32_angles": "rope forms inv_freq and p·inv_freq in float32 (long-context phase drift)",
     "rope_style_swapped": "rope rotates halves (i, i + R/2) when interleaved pairs are asked, and the reverse",
     "rope_frequencies_over_d": "partial rope takes its frequencies over the head dimension D instead of R",
+    "rms_norm_without_offset": "RMSNorm ignores gamma_offset (Gemma weights in a LLaMA RMSNorm)",
 }
 
 
@@ -531,15 +532,17 @@ def op_rms_norm(r):
     ctx = r.ctx
     x, gamma = r.input("x"), r.input("gamma")
     eps = ctx.c(r.real("eps", 1e-6))
+    offset = ctx.c(r.real("gamma_offset", 0))
     if x.ndim < 1 or gamma.shape != x.shape[-1:]:
         raise BadRequest("inputs/gamma: must be [C] with C = x's last axis")
     n = ctx.c(x.shape[-1])
     ms = np.sum(x * x, axis=-1, keepdims=True) / n
     rstd = ctx.c(1) / np.sqrt(ms + eps)
     xhat = x * rstd
-    y = xhat * gamma
+    scale = gamma if ctx.bug == "rms_norm_without_offset" else offset + gamma
+    y = xhat * scale
     dy = r.cot("y", y)
-    g = dy * gamma
+    g = dy * scale
     lead = tuple(range(x.ndim - 1))
     dgamma = np.sum(dy * xhat, axis=lead)
     dx = rstd * (g - xhat * (np.sum(g * xhat, axis=-1, keepdims=True) / n))

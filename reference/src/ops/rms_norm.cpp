@@ -7,15 +7,18 @@
 
 namespace gradspec::reference {
 
-// RMSNorm, per row (no centring, no beta):
-//   rstd = 1 / sqrt(sum_j x_j² / C + eps);   y_j = x_j·rstd·gamma_j
+// RMSNorm, per row (no centring, no beta), with the scale s_j = gamma_offset + gamma_j:
+//   rstd = 1 / sqrt(sum_j x_j² / C + eps);   y_j = x_j·rstd·s_j
 // cache.rstd: [R] with x's leading shape; cache.mean stays empty.
-template <class T> tensor<T> rms_norm_forward(const tensor<T>& x, const tensor<T>& gamma, const T& eps, norm_cache<T>& cache) {
+template <class T>
+tensor<T> rms_norm_forward(const tensor<T>& x, const tensor<T>& gamma, const T& eps, norm_cache<T>& cache, const T& gamma_offset) {
   using std::sqrt;
   const std::size_t R = x.rows(), C = x.cols();
   cache.mean = tensor<T>();
   cache.rstd = tensor<T>(leading_axes(x.shape, 1));
   tensor<T> y(x.shape);
+  std::vector<T> scale(C);
+  for (std::size_t j = 0; j < C; ++j) scale[j] = gamma_offset + gamma.data[j];
   for (std::size_t r = 0; r < R; ++r) {
     const T* xr = x.row(r);
     T* yr = y.row(r);
@@ -26,20 +29,23 @@ template <class T> tensor<T> rms_norm_forward(const tensor<T>& x, const tensor<T
     T rstd = 1 / sqrt(ms);
     for (std::size_t j = 0; j < C; ++j) {
       yr[j] = xr[j] * rstd;
-      yr[j] *= gamma.data[j];
+      yr[j] *= scale[j];
     }
     cache.rstd.data[r] = std::move(rstd);
   }
   return y;
 }
 
-// RMSNorm backward, per row, with xhat_j = x_j·rstd and g_j = dy_j·gamma_j:
+// RMSNorm backward, per row, with xhat_j = x_j·rstd and g_j = dy_j·s_j (s_j = gamma_offset + gamma_j):
 //   ∂rstd/∂x_j = -rstd³ x_j / C,  so  ∂xhat_i/∂x_j = rstd (δ_ij - xhat_i xhat_j / C)
 //   dx_j     = rstd · (g_j - xhat_j · mean_i(g_i xhat_i))
-//   dgamma_j = sum over rows of dy_j xhat_j
+//   dgamma_j = sum over rows of dy_j xhat_j   (the offset is a constant: ∂s_j/∂gamma_j = 1)
 template <class T>
-norm_grads<T> rms_norm_backward(const tensor<T>& dy, const tensor<T>& x, const tensor<T>& gamma, const norm_cache<T>& cache) {
+norm_grads<T> rms_norm_backward(const tensor<T>& dy, const tensor<T>& x, const tensor<T>& gamma, const norm_cache<T>& cache,
+                                const T& gamma_offset) {
   const std::size_t R = x.rows(), C = x.cols();
+  std::vector<T> scale(C);
+  for (std::size_t j = 0; j < C; ++j) scale[j] = gamma_offset + gamma.data[j];
   norm_grads<T> g{tensor<T>(x.shape), tensor<T>(shape_t{static_cast<std::int64_t>(C)}), tensor<T>()};
   std::vector<T> xhat(C), gj(C);
   for (std::size_t r = 0; r < R; ++r) {
@@ -50,7 +56,7 @@ norm_grads<T> rms_norm_backward(const tensor<T>& dy, const tensor<T>& x, const t
     T sum_gx = 0;
     for (std::size_t j = 0; j < C; ++j) {
       xhat[j] = xr[j] * rstd;
-      gj[j] = dyr[j] * gamma.data[j];
+      gj[j] = dyr[j] * scale[j];
       sum_gx += gj[j] * xhat[j];
       g.dgamma.data[j] += dyr[j] * xhat[j];
     }
@@ -65,8 +71,8 @@ norm_grads<T> rms_norm_backward(const tensor<T>& dy, const tensor<T>& x, const t
 }
 
 #define GRADSPEC_RMS_NORM_INSTANTIATE(T)                                                                          \
-  template tensor<T> rms_norm_forward(const tensor<T>&, const tensor<T>&, const T&, norm_cache<T>&);             \
-  template norm_grads<T> rms_norm_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const norm_cache<T>&);
+  template tensor<T> rms_norm_forward(const tensor<T>&, const tensor<T>&, const T&, norm_cache<T>&, const T&);  \
+  template norm_grads<T> rms_norm_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const norm_cache<T>&, const T&);
 GRADSPEC_RMS_NORM_INSTANTIATE(double)
 GRADSPEC_RMS_NORM_INSTANTIATE(float)
 GRADSPEC_RMS_NORM_INSTANTIATE(mp_real)
@@ -80,11 +86,12 @@ template <class T> op_result<T> rms_norm_evaluate(const op_args<T>& args, bool b
   const auto& gamma = input(args, "gamma");
   require_shape(gamma.shape, {C}, "inputs/gamma");
   const T eps = norm_eps<T>(args.params);
+  const T gamma_offset = args.params.template real<T>("gamma_offset");
   norm_cache<T> cache;
   op_result<T> r;
-  r.outputs["y"] = rms_norm_forward(x, gamma, eps, cache);
+  r.outputs["y"] = rms_norm_forward(x, gamma, eps, cache, gamma_offset);
   if (backward) {
-    auto g = rms_norm_backward(cotangent(args, "y", x.shape), x, gamma, cache);
+    auto g = rms_norm_backward(cotangent(args, "y", x.shape), x, gamma, cache, gamma_offset);
     r.gradients["x"] = std::move(g.dx);
     store_gradients(r, "", std::move(g));
   }
@@ -96,8 +103,10 @@ template <class T> op_result<T> rms_norm_evaluate(const op_args<T>& args, bool b
 
 op_info rms_norm_op() {
   return {"rms_norm",
-          "RMSNorm over the last axis: x/sqrt(mean(x²) + eps)·gamma",
-          {{"eps", param_type::real, "1e-6", {}, false, "added to mean(x²) inside the square root (>= 0)"}},
+          "RMSNorm over the last axis: x/sqrt(mean(x²) + eps)·(gamma_offset + gamma)",
+          {{"eps", param_type::real, "1e-6", {}, false, "added to mean(x²) inside the square root (>= 0)"},
+           {"gamma_offset", param_type::real, "0", {}, false,
+            "added to gamma before scaling (catalogue v2): 0 (LLaMA), 1 (Gemma stores the scale minus one)"}},
           [](const param_map&) { return std::vector<input_spec>{{"x", "[..., C]"}, {"gamma", "[C]"}}; },
           {{"y", "[..., C]"}},
           {"rstd"},
