@@ -4,6 +4,7 @@
 #include "gradspec/reference/ops/layer_norm.hpp"
 #include "gradspec/errors.hpp"
 #include "support/finite_difference.hpp"
+#include "support/tensor_checks.hpp"
 #include "support/test_inputs.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -12,22 +13,6 @@
 
 using namespace gradspec::reference;
 using namespace gradspec::testing;
-
-namespace {
-
-bool all_finite(const tensor<double>& t) {
-  for (double v : t.data)
-    if (!std::isfinite(v)) return false;
-  return true;
-}
-
-tensor<mp_real> filled(shape_t shape, const mp_real& v) {
-  tensor<mp_real> t(std::move(shape));
-  for (auto& e : t.data) e = v;
-  return t;
-}
-
-} // namespace
 
 BOOST_AUTO_TEST_SUITE(layer_norm_test)
 

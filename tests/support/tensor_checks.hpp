@@ -32,6 +32,12 @@ template <class T> bool same(const tensor<T>& a, const tensor<T>& b) {
   return true;
 }
 
+// A tensor of `shape` with every element v.
+template <class T> tensor<T> filled(reference::shape_t shape, const T& v) {
+  tensor<T> t(std::move(shape));
+  for (auto& e : t.data) e = v;
+  return t;
+}
 template <class T> bool all_finite(const tensor<T>& t) {
   for (const auto& x : t.data)
     if (!reference::is_finite(x)) return false;
