@@ -722,6 +722,27 @@ def op_rope(r):
     return Result({"y": torch.cat([turned, rest], dim=-1)})
 
 
+def op_gated_feed_forward(r):
+    # Hugging Face's LlamaMLP / GemmaMLP: down_proj(act(gate_proj(x)) * up_proj(x)), no biases, as
+    # F.linear with our [in, out] weights transposed to nn.Linear's [out, in].
+    x, w_gate, w_up, w_down = (r.input(n) for n in ("x", "w_gate", "w_up", "w_down"))
+    act = ACTIVATIONS[r.p_choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")]
+    if x.dim() < 1:
+        raise BadRequest(f"inputs/x: expected [..., C], got shape {list(x.shape)}")
+    c = x.shape[-1]
+    if _matrix("w_gate", w_gate).shape[0] != c:
+        raise BadRequest(f"inputs/w_gate: expected [C, F] with C = {c}, got {list(w_gate.shape)}")
+    f = w_gate.shape[1]
+    for name, t, want in (("w_up", w_up, [c, f]), ("w_down", w_down, [f, c])):
+        if list(t.shape) != want:
+            raise BadRequest(f"inputs/{name}: expected shape {want}, got {list(t.shape)}")
+    gate = F.linear(x, w_gate.t())
+    up = F.linear(x, w_up.t())
+    hidden = act(gate) * up
+    y = F.linear(hidden, w_down.t())
+    return Result({"y": y}, {"gate": gate.detach(), "up": up.detach(), "hidden": hidden.detach()})
+
+
 def evaluate(req, fn):
     """Runs op function `fn` on one request; returns its outputs, gradients and intermediates."""
     result = fn(req)

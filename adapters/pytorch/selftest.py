@@ -734,6 +734,40 @@ def test_rope(a, rng):
     reply_ok("rope bfloat16", r, {"y": [2, 3, 8]}, {"x": [2, 3, 8]})
 
 
+def test_gated_feed_forward(a, rng):
+    # x = [1, -1], w_gate = I, w_up = diag(2, 3), w_down = I: gate = [1, -1], up = [2, -3],
+    # hidden = y = [silu(1)·2, silu(-1)·(-3)] = [2σ(1), 3σ(-1)] with σ(1) = 1/(1 + e^-1).
+    # With dy = [1, 0]: dup = [silu(1), 0], dgate = [silu'(1)·2, 0] (silu'(1) = σ(1)(2 - σ(1))),
+    # dx = dgate·w_gateᵀ + dup·w_upᵀ = [2 silu'(1) + 2 silu(1), 0], dw_up = xᵀ·dup = [[s, 0], [-s, 0]].
+    s = 1 / (1 + math.exp(-1))
+    inputs = {"x": T([2], [1, -1]), "w_gate": T([2, 2], [1, 0, 0, 1]), "w_up": T([2, 2], [2, 0, 0, 3]),
+              "w_down": T([2, 2], [1, 0, 0, 1])}
+    grads = {"x": [2], "w_gate": [2, 2], "w_up": [2, 2], "w_down": [2, 2]}
+    r = a.call("gated_feed_forward", inputs, {}, {"y": T([2], [1, 0])})
+    if reply_ok("gated_feed_forward", r, {"y": [2]}, grads, {"gate": [2], "up": [2], "hidden": [2]}):
+        check("gated_feed_forward: silu(x·w_gate) ⊙ x·w_up, the activation on the gate",
+              close(vals(r["outputs"]["y"]), [2 * s, 3 * (1 - s)], 1e-15), str(vals(r["outputs"]["y"])))
+        check("gated_feed_forward: dx = dgate·w_gateᵀ + dup·w_upᵀ",
+              close(vals(r["gradients"]["x"]), [2 * s * (2 - s) + 2 * s, 0], 1e-15), str(vals(r["gradients"]["x"])))
+        check("gated_feed_forward: dw_up = xᵀ·(silu(gate) ⊙ dhidden)",
+              close(vals(r["gradients"]["w_up"]), [s, 0, -s, 0], 1e-15), str(vals(r["gradients"]["w_up"])))
+    # GeGLU: y[0] = gelu(1)·2 = 2Φ(1) (erf form); the tanh form is 0.5(1 + tanh(sqrt(2/π)·1.044715)).
+    phi1 = 0.5 * (1 + math.erf(1 / math.sqrt(2)))
+    tanh1 = 0.5 * (1 + math.tanh(math.sqrt(2 / math.pi) * 1.044715))
+    for act, want in (("gelu", phi1), ("gelu_tanh", tanh1)):
+        r = a.call("gated_feed_forward", inputs, {"activation": act})
+        if reply_ok(f"gated_feed_forward {act}", r, {"y": [2]}):
+            check(f"gated_feed_forward {act}: y[0] = 2·gelu(1)", close(vals(r["outputs"]["y"])[:1], [2 * want], 1e-15),
+                  str(vals(r["outputs"]["y"])))
+    for act in ("silu", "gelu", "gelu_tanh"):
+        for dtype in ("float64", "float32", "bfloat16"):
+            r = a.call("gated_feed_forward", {"x": grid([2, 3, 4], rng), "w_gate": grid([4, 6], rng), "w_up": grid([4, 6], rng),
+                                              "w_down": grid([6, 4], rng)},
+                       {"activation": act}, {"y": grid([2, 3, 4], rng)}, dtype=dtype)
+            reply_ok(f"gated_feed_forward {act} {dtype}", r, {"y": [2, 3, 4]},
+                     {"x": [2, 3, 4], "w_gate": [4, 6], "w_up": [4, 6], "w_down": [6, 4]}, {"hidden": [2, 3, 6]})
+
+
 def test_bad_requests(a):
     good = {"x": T([1, 2], [1, 2]), "w": T([2, 3], [1, 2, 3, 4, 5, 6]), "b": T([3], [0.5, 0, -1])}
 
@@ -770,7 +804,7 @@ def main():
     tests = [test_handshake, test_linear, test_embedding, test_positional_encoding, test_softmax, test_log_softmax,
              test_activations, test_layer_norm, test_rms_norm, test_attention, test_multi_head_attention,
              test_feed_forward, test_cross_entropy, test_encoder_layer, test_decoder_layer, test_transformer, test_rope,
-             test_bad_requests]
+             test_gated_feed_forward, test_bad_requests]
     for test in tests:
         try:
             test(a) if test is test_handshake or test is test_bad_requests else test(a, rng)

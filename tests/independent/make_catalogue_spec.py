@@ -354,6 +354,20 @@ def build_cases():
     add("rope/large_position/0", "rope", "positions 10^6 and 10^6 + 1, interleaved, R = 2",
         {"style": "interleaved", "rotary_dim": 2, "offset": 1000000}, {"x": tensor([2, 4], grid(r, [2, 4]))})
 
+    # ---- gated_feed_forward (catalogue v2): SwiGLU / GeGLU, no biases
+    def gff(cid, comment, params, seed, xshape, c, f, gate_kmax=48):
+        r = Random(seed)
+        add(cid, "gated_feed_forward", comment, params,
+            {"x": tensor(xshape, grid(r, xshape)), "w_gate": tensor([c, f], weight(r, [c, f], kmax=gate_kmax)),
+             "w_up": tensor([c, f], weight(r, [c, f])), "w_down": tensor([f, c], weight(r, [f, c]))})
+    gff("gated_feed_forward/silu/0", "SwiGLU (default activation), x[3,4], C 4, F 6", {}, 1601, [3, 4], 4, 6)
+    gff("gated_feed_forward/gelu/0", "GeGLU erf form, batch [2] of x[2,4], C 4, F 5, gate weights up to 1",
+        {"activation": "gelu"}, 1602, [2, 2, 4], 4, 5, gate_kmax=128)
+    gff("gated_feed_forward/gelu_tanh/0", "GeGLU tanh form (Gemma), x[2,3], C 3, F 4, gate weights up to 1",
+        {"activation": "gelu_tanh"}, 1603, [2, 3], 3, 4, gate_kmax=128)
+    gff("gated_feed_forward/silu_batch/0", "SwiGLU, explicit activation, batch axes [2, 2] of x[2,3], C 3, F 8",
+        {"activation": "silu"}, 1604, [2, 2, 2, 3], 3, 8)
+
     return cases
 
 

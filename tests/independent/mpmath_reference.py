@@ -586,6 +586,29 @@ def op_rope(P, I, rec=None):
     return {"y": (list(xs), out)}
 
 
+def op_gated_feed_forward(P, I, rec=None):
+    """gated_feed_forward (v2): SwiGLU/GeGLU (Shazeer 2020), no biases, weights [in, out]:
+    y = (act(x·w_gate) ⊙ (x·w_up))·w_down; act silu (default), gelu (erf) or gelu_tanh, applied to
+    the gate only."""
+    xs, x = I["x"]
+    act = ACTIVATIONS[P.get("activation", "silu") or "silu"]
+    c = xs[-1]
+    gs, wg = I["w_gate"]
+    f = gs[1]
+    wu, wd = I["w_up"][1], I["w_down"][1]
+    out = []
+    for r in rows_of(x, c):
+        gate = [dot(r, [wg[i * f + j] for i in range(c)]) for j in range(f)]
+        up = [dot(r, [wu[i * f + j] for i in range(c)]) for j in range(f)]
+        hidden = [act(g) * u for g, u in zip(gate, up)]
+        if rec is not None:
+            rec.setdefault("gate", []).extend(gate)
+            rec.setdefault("up", []).extend(up)
+            rec.setdefault("hidden", []).extend(hidden)
+        out.extend(dot(hidden, [wd[j * c + k] for j in range(f)]) for k in range(c))
+    return {"y": (list(xs), out)}
+
+
 OPS = {
     "linear": op_linear,
     "embedding": op_embedding,
@@ -605,6 +628,7 @@ OPS = {
     "decoder_layer": op_decoder_layer,
     "transformer": op_transformer,
     "rope": op_rope,
+    "gated_feed_forward": op_gated_feed_forward,
 }
 
 
@@ -621,7 +645,8 @@ def _catalogue_tensor(op, group, name):
 def forward(op, params, inputs, rec=None):
     """rec: an optional dict that receives the op's intermediates as flat row-major lists
     (layer_norm mean/rstd, rms_norm rstd, attention scores/weights, multi_head_attention
-    weights [.., H, Tq, Tk]/concat, feed_forward pre_activation/hidden, cross_entropy log_probs,
+    weights [.., H, Tq, Tk]/concat, feed_forward pre_activation/hidden,
+    gated_feed_forward gate/up/hidden, cross_entropy log_probs,
     encoder_layer h, decoder_layer h1/h2, transformer memory = the normed encoder output)."""
     if op not in OPS:
         raise KeyError(f"unknown op {op!r}")

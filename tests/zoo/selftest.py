@@ -132,8 +132,8 @@ def test_protocol(ad):
     check(h.get("adapter") == "gradspec-adapter/1", "handshake: protocol gradspec-adapter/1")
     check(h.get("implementation") == {"name": "zoo", "version": "none"}, "handshake: implementation zoo / none")
     check(h.get("dtypes") == ["float64", "float32"], "handshake: dtypes float64, float32")
-    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 14,
-          f"handshake: 14 ops of the catalogue: {h.get('ops')}")
+    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 15,
+          f"handshake: 15 ops of the catalogue: {h.get('ops')}")
     r = ad.send_raw("this is not json")
     check("error" in r, "garbage line: answered with an error")
     r = ad.ask("transformer", {}, rid="unsupported")
@@ -367,6 +367,9 @@ def test_finite_differences(ad):
         w1 = u(3, 5)
         fd_check(ad, f"feed_forward {act}", "feed_forward", {"activation": act},
                  {"x": u(2, 3), "w1": w1, "b1": u(5) / 4 + 0.05, "w2": u(5, 3), "b2": u(3)}, rng)
+    for act in ("silu", "gelu", "gelu_tanh"):
+        fd_check(ad, f"gated_feed_forward {act}", "gated_feed_forward", {"activation": act},
+                 {"x": u(2, 2, 3), "w_gate": u(3, 5) * 2, "w_up": u(3, 5), "w_down": u(5, 3)}, rng)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -437,6 +440,10 @@ PROBES = {
                                 "outputs.y", lambda good, bad: close(good, [[3 / math.sqrt(12.5), 4 / math.sqrt(12.5)]]) and close(bad, [[0.0, 0.0]])),
     "rope_frequencies_over_d": ("rope", {"x": [[0.0] * 8, [0.0, 1.0] + [0.0] * 6]}, {"rotary_dim": 4}, {}, "float64", "outputs.y",
                                 lambda good, bad: close(good[1][1], math.cos(0.01)) and close(bad[1][1], math.cos(0.1))),
+    # x = 1, w_gate = 2, w_up = 1, w_down = 1: silu(2)·1 = 2σ(2), not silu(1)·2 = 2σ(1)
+    "glu_gate_up_swapped": ("gated_feed_forward", {"x": [[1.0]], "w_gate": [[2.0]], "w_up": [[1.0]], "w_down": [[1.0]]}, {}, {},
+                            "float64", "outputs.y", lambda good, bad: close(good, [[2 / (1 + math.exp(-2))]])
+                            and close(bad, [[2 / (1 + math.exp(-1))]])),
 }
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The gradspec bug zoo: a numpy implementation of 14 catalogue ops, correct or with one planted bug.
+"""The gradspec bug zoo: a numpy implementation of 15 catalogue ops, correct or with one planted bug.
 
     zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
 
@@ -61,6 +61,7 @@ BUGS = {
     "rope_style_swapped": "rope rotates halves (i, i + R/2) when interleaved pairs are asked, and the reverse",
     "rope_frequencies_over_d": "partial rope takes its frequencies over the head dimension D instead of R",
     "rms_norm_without_offset": "RMSNorm ignores gamma_offset (Gemma weights in a LLaMA RMSNorm)",
+    "glu_gate_up_swapped": "gated_feed_forward applies the activation to x·w_up and multiplies x·w_gate (LLaMA w1/w3 swapped)",
 }
 
 
@@ -559,6 +560,34 @@ def op_feed_forward(r):
     dhidden, dw2, db2 = linear_bwd(hidden, w2, r.cot("y", y))
     dx, dw1, db1 = linear_bwd(x, w1, dhidden * dact)
     return {"y": y}, {"x": dx, "w1": dw1, "b1": db1, "w2": dw2, "b2": db2}
+
+
+def op_gated_feed_forward(r):
+    # y = (act(x·w_gate) ⊙ x·w_up)·w_down, no biases. VJP: dhidden = dy·w_downᵀ, dup = act(gate) ⊙
+    # dhidden, dgate = act'(gate) ⊙ up ⊙ dhidden, dx = dgate·w_gateᵀ + dup·w_upᵀ.
+    # Bug glu_gate_up_swapped: the activation goes on x·w_up and multiplies x·w_gate.
+    ctx = r.ctx
+    x, w_gate, w_up, w_down = (r.input(n) for n in ("x", "w_gate", "w_up", "w_down"))
+    act = r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")
+    if w_gate.ndim != 2 or x.ndim < 1 or w_gate.shape[0] != x.shape[-1]:
+        raise BadRequest(f"inputs/w_gate: expected [C, F] with C = x's last axis, got {list(w_gate.shape)}")
+    c, f = w_gate.shape
+    if tuple(w_up.shape) != (c, f):
+        raise BadRequest(f"inputs/w_up: expected [{c}, {f}], got {list(w_up.shape)}")
+    if tuple(w_down.shape) != (f, c):
+        raise BadRequest(f"inputs/w_down: expected [{f}, {c}], got {list(w_down.shape)}")
+    swapped = ctx.bug == "glu_gate_up_swapped"
+    w_a, w_b = (w_up, w_gate) if swapped else (w_gate, w_up)
+    gate = linear_fwd(ctx, x, w_a, None, "w_up" if swapped else "w_gate")
+    up = linear_fwd(ctx, x, w_b, None, "w_gate" if swapped else "w_up")
+    a, dact = activation(ctx, act, gate)
+    hidden = a * up
+    y = linear_fwd(ctx, hidden, w_down, None, "w_down")
+    dhidden, dw_down, _ = linear_bwd(hidden, w_down, r.cot("y", y))
+    dx_a, dw_a, _ = linear_bwd(x, w_a, dact * up * dhidden)
+    dx_b, dw_b, _ = linear_bwd(x, w_b, a * dhidden)
+    dw_gate, dw_up = (dw_b, dw_a) if swapped else (dw_a, dw_b)
+    return {"y": y}, {"x": dx_a + dx_b, "w_gate": dw_gate, "w_up": dw_up, "w_down": dw_down}
 
 
 def op_cross_entropy(r):
