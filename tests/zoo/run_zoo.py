@@ -15,6 +15,7 @@ Exit 0 when that holds, 1 when not, 2 on a usage problem.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--bug", action="append", help="bugs to run (default: none and every bug)")
     ap.add_argument("--dtype", action="append", help="dtypes (default: float64, float32)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list the failing case ids")
+    ap.add_argument("--jobs", type=int, default=2, help="bugs run at the same time (default 2)")
     args = ap.parse_args()
     suites = args.suite or [os.path.join(ROOT, "cases", "standard"), os.path.join(ROOT, "cases", "edge")]
     bugs = args.bug or ["none"] + list(zoo_adapter.BUGS)
@@ -59,29 +61,38 @@ def main():
     width = max(len(b) for b in bugs)
     header = " | ".join(f"{os.path.basename(s.rstrip('/'))} {d}    " for s in suites for d in dtypes)
     print(f"{'bug':{width}s} | {header} | verdict")
-    with tempfile.TemporaryDirectory() as tmp:
-        for bug in bugs:
-            cells, caught, accepted, details = [], [], [], []
-            for s in suites:
-                for d in dtypes:
-                    out = os.path.join(tmp, "summary.json")
-                    p = subprocess.run([args.gradspec, "run", "--suite", s, "--adapter", f"{python} {adapter} --bug {bug}",
-                                        "--dtype", d, "--json", out, "--quiet"], capture_output=True, text=True)
-                    if p.returncode not in (0, 1) or not os.path.exists(out):
-                        cells.append("ERR")
-                        details.append(f"    {os.path.basename(s)} {d}: gradspec exit {p.returncode}: {p.stderr.strip()[-300:]}")
-                        ok = False
-                        continue
-                    doc = json.load(open(out))
-                    os.remove(out)
-                    bad = [c for c in doc["cases"] if c["verdict"] in ("fail", "error")]
-                    compared = sum(1 for c in doc["cases"] if c["verdict"] != "skipped")
-                    ok_alt = [c for c in doc["cases"] if c["verdict"] == "acceptable"]
-                    cells.append(f"{len(bad)}/{compared}" + (f" +{len(ok_alt)}a" if ok_alt else ""))
-                    caught += bad
-                    accepted += ok_alt
-                    for c in bad:
-                        details.append(f"    {os.path.basename(s.rstrip('/'))} {d}: {c['id']}: {c.get('reason', '')[:100]}")
+    def run_bug(bug, tmp):
+        """One bug over every suite and dtype: (cells, caught, accepted, details, errors)."""
+        cells, caught, accepted, details, errors = [], [], [], [], False
+        for s in suites:
+            for d in dtypes:
+                out = os.path.join(tmp, f"{bug}.json")
+                p = subprocess.run([args.gradspec, "run", "--suite", s, "--adapter", f"{python} {adapter} --bug {bug}",
+                                    "--dtype", d, "--json", out, "--quiet"], capture_output=True, text=True)
+                if p.returncode not in (0, 1) or not os.path.exists(out):
+                    cells.append("ERR")
+                    details.append(f"    {os.path.basename(s)} {d}: gradspec exit {p.returncode}: {p.stderr.strip()[-300:]}")
+                    errors = True
+                    continue
+                with open(out, encoding="utf-8") as fh:
+                    doc = json.load(fh)
+                os.remove(out)
+                bad = [c for c in doc["cases"] if c["verdict"] in ("fail", "error")]
+                compared = sum(1 for c in doc["cases"] if c["verdict"] != "skipped")
+                ok_alt = [c for c in doc["cases"] if c["verdict"] == "acceptable"]
+                cells.append(f"{len(bad)}/{compared}" + (f" +{len(ok_alt)}a" if ok_alt else ""))
+                caught += bad
+                accepted += ok_alt
+                for c in bad:
+                    details.append(f"    {os.path.basename(s.rstrip('/'))} {d}: {c['id']}: {c.get('reason', '')[:100]}")
+        return cells, caught, accepted, details, errors
+
+    # Bugs run `--jobs` at a time (each a gradspec process driving one adapter); rows print in order.
+    with tempfile.TemporaryDirectory() as tmp, concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_bug, bug, tmp) for bug in bugs]
+        for bug, future in zip(bugs, futures):
+            cells, caught, accepted, details, errors = future.result()
+            ok = ok and not errors
             if bug == "none":
                 verdict = "passes (as it must)" if not caught else "FAILS: the correct implementation is flagged"
                 ok = ok and not caught
