@@ -441,11 +441,17 @@ def op_rms_norm(r):
     # 1.13 has no F.rms_norm (added in 2.4); the usual hand-written module (LLaMA's RMSNorm).
     x, gamma = r.input("x"), r.input("gamma")
     eps = r.p_real("eps", 1e-6)
-    # gamma_offset (v2): Gemma's RMSNorm multiplies by (1 + weight), the sum formed in float32 at least.
     offset = r.p_real("gamma_offset", 0.0)
-    scale = gamma if offset == 0 else (gamma.to(torch.promote_types(gamma.dtype, torch.float32)) + offset).to(gamma.dtype)
     rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
-    return Result({"y": x * rstd * scale}, {"rstd": rstd.detach().squeeze(-1)})
+    if offset == 0:
+        y = x * rstd * gamma
+    else:
+        # gamma_offset (v2), as Gemma's RMSNorm: x·rstd·(1 + weight) with the scale kept in float32 (or
+        # wider), rounded to the dtype once at the end; rounding 1 + weight to bfloat16 would drop
+        # weight's low bits.
+        wide = torch.promote_types(x.dtype, torch.float32)
+        y = ((x * rstd).to(wide) * (gamma.to(wide) + offset)).to(x.dtype)
+    return Result({"y": y}, {"rstd": rstd.detach().squeeze(-1)})
 
 
 def op_attention(r):
