@@ -4,6 +4,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+#include <limits>
+
 namespace gradspec::testing {
 
 tensor<mp_real> run(const std::string& op, const std::map<std::string, const tensor<mp_real>*>& inputs,
@@ -13,6 +16,27 @@ tensor<mp_real> run(const std::string& op, const std::map<std::string, const ten
   for (const auto& [name, t] : inputs) a.inputs[name] = *t;
   a.int_inputs = int_inputs;
   return reference::evaluate(*reference::find_op(op), a, false).outputs.at(output);
+}
+
+void check_activation_tails(const std::function<tensor<double>(const tensor<double>&)>& forward,
+                            const std::function<tensor<double>(const tensor<double>&, const tensor<double>&)>& backward) {
+  tensor<double> big({2}, {-1000.0, 1000.0}), dy({2}, {1.0, 1.0});
+  auto y = forward(big);
+  auto dx = backward(dy, big);
+  BOOST_TEST(std::isfinite(y[0]));
+  BOOST_TEST(std::abs(y[0]) < 1e-300);
+  BOOST_TEST(y[1] == 1000.0);
+  BOOST_TEST(std::isfinite(dx[0]));
+  BOOST_TEST(std::abs(dx[0]) < 1e-300);
+  BOOST_TEST(dx[1] == 1.0);
+  const double inf = std::numeric_limits<double>::infinity();
+  tensor<double> infs({2}, {-inf, inf});
+  auto yi = forward(infs);
+  auto dxi = backward(dy, infs);
+  BOOST_TEST(yi[0] == 0.0);
+  BOOST_TEST(yi[1] == inf);
+  BOOST_TEST(dxi[0] == 0.0);
+  BOOST_TEST(dxi[1] == 1.0);
 }
 
 tensor<mp_real> sum(tensor<mp_real> a, const tensor<mp_real>& b) {

@@ -3,6 +3,7 @@
 
 #include "gradspec/reference/registry.hpp"
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -16,6 +17,12 @@ using reference::tensor;
 tensor<mp_real> run(const std::string& op, const std::map<std::string, const tensor<mp_real>*>& inputs,
                     const std::map<std::string, std::string>& given, const std::string& output = "y",
                     const int_tensors& int_inputs = {});
+
+// The saturating activations' conventions in double (gelu, silu): at x = -1000 a finite value and
+// slope below 1e-300 in magnitude, at 1000 exactly 1000 and slope 1; at -inf and +inf the limits 0 and
+// inf with slopes 0 and 1, not inf·0 = NaN.
+void check_activation_tails(const std::function<tensor<double>(const tensor<double>&)>& forward,
+                            const std::function<tensor<double>(const tensor<double>&, const tensor<double>&)>& backward);
 
 // a + b elementwise.
 tensor<mp_real> sum(tensor<mp_real> a, const tensor<mp_real>& b);
