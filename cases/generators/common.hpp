@@ -1,6 +1,6 @@
 // Building blocks of the per-op files: weights scaled by fan-in on the exact grid, and the named
-// parameter groups of attention, LayerNorm and the feed-forward block; suite_builder.hpp for their
-// suite cases and flag notes.
+// parameter groups of attention, LayerNorm, the feed-forward block and llama_block; suite_builder.hpp
+// for their suite cases and flag notes.
 #pragma once
 
 #include "gradspec/cases/generators.hpp"
@@ -33,6 +33,22 @@ inline void feed_forward_weights(test_case& c, const std::string& prefix, std::i
   c.inputs[prefix + "b1"] = v.grid({F}, 0.25, 8);
   c.inputs[prefix + "w2"] = weight(v, {F, C}, F);
   c.inputs[prefix + "b2"] = v.grid({C}, 0.25, 8);
+}
+
+// One llama_block's weights under `prefix`: RMSNorm gammas near 1, projections scaled by fan-in
+// (w_q [C, Hq·D], w_k and w_v [C, Hkv·D], w_o [Hq·D, C]), the gated feed-forward w_gate, w_up [C, F],
+// w_down [F, C].
+inline void llama_block_weights(test_case& c, const std::string& prefix, std::int64_t C, std::int64_t F, std::int64_t Hq,
+                                std::int64_t Hkv, std::int64_t D, value_source& v) {
+  c.inputs[prefix + "attn_norm.gamma"] = v.around({C}, 1.0, 0.5, 7);
+  c.inputs[prefix + "attn.w_q"] = weight(v, {C, Hq * D}, C);
+  c.inputs[prefix + "attn.w_k"] = weight(v, {C, Hkv * D}, C);
+  c.inputs[prefix + "attn.w_v"] = weight(v, {C, Hkv * D}, C);
+  c.inputs[prefix + "attn.w_o"] = weight(v, {Hq * D, C}, Hq * D);
+  c.inputs[prefix + "ffn_norm.gamma"] = v.around({C}, 1.0, 0.5, 7);
+  c.inputs[prefix + "ffn.w_gate"] = weight(v, {C, F}, C);
+  c.inputs[prefix + "ffn.w_up"] = weight(v, {C, F}, C);
+  c.inputs[prefix + "ffn.w_down"] = weight(v, {F, C}, F);
 }
 
 } // namespace gradspec::cases::generators

@@ -20,3 +20,4 @@ GRADSPEC_OP(transformer)
 // Catalogue v2: decoder-only LLM blocks (LLaMA, Mistral, Qwen, Gemma).
 GRADSPEC_OP(rope)
 GRADSPEC_OP(gated_feed_forward)
+GRADSPEC_OP(llama_block)
