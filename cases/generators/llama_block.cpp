@@ -41,12 +41,12 @@ void edge(suite_builder& s) {
              {0}, std::string("positions 10^6 .. 10^6 + 2, one head of D = 16, ") + style, std::string("large_position_") + style,
              {"rope_large_position"});
   s.random("llama_block", {{"seq", "4"}, {"d_model", "8"}, {"d_ff", "16"}}, {{"heads", "2"}, {"window", "1"}}, {0},
-           "window W = 1: every position sees only itself", "window_1", {"llama_block_window"});
+           "window W = 1: every position sees only itself", "window_1", {"sliding_window"});
   s.random("llama_block", {{"seq", "5"}, {"d_model", "8"}, {"d_ff", "16"}}, {{"heads", "2"}, {"window", "2"}}, {0},
-           "window W = 2: position p sees p - 1 and p (W keys, not W + 1)", "window_2", {"llama_block_window"});
+           "window W = 2: position p sees p - 1 and p (W keys, not W + 1)", "window_2", {"sliding_window"});
   s.random("llama_block", {{"seq", "4"}, {"d_model", "16"}, {"d_ff", "24"}}, {{"heads", "4"}, {"kv_heads", "2"}}, {0},
            "4 query heads on 2 key/value heads: heads 0, 1 read kv head 0 and heads 2, 3 kv head 1 (repeat_kv)", "kv_heads",
-           {"llama_block_kv_heads"});
+           {"gqa_head_mapping"});
 }
 
 void notes(flag_notes_builder& n) {
@@ -56,14 +56,6 @@ void notes(flag_notes_builder& n) {
         "only, the output equals that at offset 0 up to rounding: what breaks is an implementation that positions q "
         "and k differently (q at offset + t, k at t), or whose decode path (T = 1) takes another route. The "
         "bottom-right alignment of a decode step against a cache is set by attention and grouped_query_attention.");
-  n.add("llama_block_window", "edge_case",
-        "Sliding window inside a block (Mistral): position p sees keys p - W < j <= p, W keys with itself. W = 1 leaves "
-        "only the key itself (the attention output is the row's own value); an off-by-one window (W + 1 or W - 1 keys) "
-        "changes every row past the first W.");
-  n.add("llama_block_kv_heads", "edge_case",
-        "Grouped-query attention inside a block: query head h reads key/value head h / (Hq/Hkv) (consecutive groups, "
-        "Hugging Face repeat_kv, i.e. repeat_interleave), not h % Hkv (tiling); w_k and w_v have Hkv·D columns and "
-        "their gradients sum over each group of query heads.");
 }
 
 } // namespace
