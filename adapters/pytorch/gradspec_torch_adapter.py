@@ -454,6 +454,31 @@ def op_rms_norm(r):
     return Result({"y": y}, {"rstd": rstd.detach().squeeze(-1)})
 
 
+class SoftCap(torch.autograd.Function):
+    """c·tanh(s/c) with the slope 1/cosh²(s/c) formed directly. torch.tanh's backward forms 1 - y²,
+    which cancels once tanh saturates: near s/c = 15 in float64 only a few digits of the slope are
+    left, and beyond s/c = 19 it is exactly 0 where the true slope (4e^(-2s/c), ~1e-174 at s/c = 200)
+    is still a double. GRADSPEC_TORCH_SOFTCAP=tanh uses Hugging Face Gemma 2's
+    torch.tanh(s / c) * c instead, to show that."""
+
+    @staticmethod
+    def forward(ctx, s, cap):
+        u = s / cap
+        ctx.save_for_backward(u)
+        return torch.tanh(u) * cap
+
+    @staticmethod
+    def backward(ctx, grad):
+        (u,) = ctx.saved_tensors
+        return grad / torch.cosh(u).square(), None  # cosh overflowing to inf gives the 0 the slope rounds to
+
+
+def softcap_scores(scores, cap):
+    if os.environ.get("GRADSPEC_TORCH_SOFTCAP") == "tanh":
+        return torch.tanh(scores / cap) * cap
+    return SoftCap.apply(scores, cap)
+
+
 def attention_params(r):
     """The params attention and grouped_query_attention share (catalogue v2): causal, scale, window,
     softcap, return_lse."""
@@ -493,7 +518,8 @@ def hidden_keys(mask, causal, window, tq, tk):
 def attention_math(q, k, v, mask, causal, scale, window, softcap, return_lse):
     """The math path of scaled_dot_product_attention (1.13 has no F.scaled_dot_product_attention),
     with Gemma 2's soft-capping and the lse FlashAttention returns:
-        scores = q @ kᵀ · scale; softcap c: scores = tanh(scores / c) · c (Hugging Face Gemma 2);
+        scores = q @ kᵀ · scale; softcap c: scores = tanh(scores / c) · c (Hugging Face Gemma 2; the
+        gradient through SoftCap, see there);
         + finite mask values, masked_fill(-inf) where the mask is -inf or causal / window hide the key;
         weights = softmax(scores); out = weights @ v; lse = m + log(sum(exp(scores - m))), m the
         row max (detached: the shift cancels), so that large scores do not overflow.
@@ -506,7 +532,7 @@ def attention_math(q, k, v, mask, causal, scale, window, softcap, return_lse):
         scale = 1.0 / math.sqrt(q.shape[-1])
     scores = q @ k.transpose(-2, -1) * scale
     if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
+        scores = softcap_scores(scores, softcap)
     hidden = hidden_keys(mask, causal, window, tq, tk)
     if mask is not None:
         scores = scores + mask.masked_fill(hidden, 0.0)

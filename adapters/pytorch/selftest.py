@@ -529,6 +529,23 @@ def test_attention_v2(a, rng):
         if reply_ok(f"attention lse of scores 1e4 {dtype}", r, {"out": [1, 1], "lse": [1]}):
             check(f"attention lse {dtype}: max-shifted, no overflow", close(vals(r["outputs"]["lse"]), [10000], 1e-2),
                   str(r["outputs"]["lse"]))
+    # The slope of a saturating cap: one key, s = 750 = 15c: lse = c·tanh(15), d lse/dq = 750/cosh²(15)
+    # (~7e-11). torch.tanh's own backward, 1 - tanh², keeps only ~3 digits of it in float64.
+    want = 750 / math.cosh(15) ** 2
+    for env, tol in (({}, 1e-12), ({"GRADSPEC_TORCH_SOFTCAP": "tanh"}, None)):
+        b = Adapter(env) if env else a
+        r = b.call("attention", {"q": T([1, 1], [1]), "k": T([1, 1], [750]), "v": T([1, 1], [1])},
+                   {"scale": 1, "softcap": 50, "return_lse": True}, {"lse": T([1], [1])})
+        if reply_ok(f"attention softcap slope {env}", r, {"out": [1, 1], "lse": [1]}):
+            got = vals(r["gradients"]["q"])[0]
+            if tol is None:
+                note(f"GRADSPEC_TORCH_SOFTCAP=tanh: d lse/dq {got:.6g} vs 750/cosh²(15) = {want:.6g} "
+                     f"(relative error {abs(got - want) / want:.1e})")
+            else:
+                check("attention softcap: slope 1/cosh²(s/c) where tanh saturates", abs(got - want) <= tol * want,
+                      f"{got!r} vs {want!r}")
+        if env:
+            b.close()
     # A fully masked row (mask) and a masked key: lse -inf with zero gradient, everything finite.
     mask = T([2, 3], ["-inf"] * 3 + [0, "-inf", 0.5])
     for dtype in ("float64", "float32", "bfloat16"):
