@@ -49,7 +49,7 @@ json op_json(const reference::op_info& op) {
                       {"role", reference::role_name(in.role)}});
   j["inputs"] = inputs;
   json outputs = json::array();
-  for (const auto& o : op.outputs) outputs.push_back({{"name", o.name}, {"shape", o.shape}, {"differentiable", o.differentiable}});
+  for (const auto& o : op.outputs) outputs.push_back({{"name", o.name}, {"shape", o.shape}, {"differentiable", o.differentiable}, {"optional", o.optional}});
   j["outputs"] = outputs;
   json params = json::array();
   for (const auto& p : op.params) {
@@ -83,7 +83,8 @@ void print_table(std::ostream& out) {
                          in.optional ? " (optional)" : "");
     out << "    inputs:  " << (ins.empty() ? "none" : ins) << "\n";
     std::string outs;
-    for (const auto& o : op.outputs) outs += fmt::format("{}{}{}", outs.empty() ? "" : ", ", o.name, o.shape);
+    for (const auto& o : op.outputs)
+      outs += fmt::format("{}{}{}{}", outs.empty() ? "" : ", ", o.name, o.shape, o.optional ? " (optional)" : "");
     out << "    outputs: " << outs << "\n";
     if (!op.params.empty()) {
       std::string ps;

@@ -18,6 +18,18 @@ void standard(suite_builder& s) {
   s.random("attention", {{"batch", "2x2"}, {"seq", "3"}, {"d_k", "4"}}, {{"causal", "true"}}, {0}, "causal, two batch axes", "", {"causal"});
   s.random("attention", {{"seq", "64"}, {"d_k", "16"}}, {}, {0}, "realistic: T = 64");
   s.random("attention", {{"seq", "64"}, {"d_k", "16"}}, {{"causal", "true"}}, {0}, "realistic causal: T = 64", "", {"causal"});
+  // Catalogue v2 params.
+  s.random("attention", {{"seq", "3"}, {"seq_kv", "7"}, {"d_k", "4"}}, {{"causal", "true"}}, {0},
+           "causal with a cache: 3 queries at the end of 7 keys (bottom-right)", "", {"causal"});
+  s.random("attention", {{"batch", "2"}, {"seq", "6"}, {"d_k", "4"}}, {{"causal", "true"}, {"window", "2"}}, {0},
+           "sliding window of 2 keys", "", {"causal"});
+  s.random("attention", {{"seq", "4"}, {"d_k", "4"}}, {{"softcap", "0.5"}}, {0}, "soft-capped scores, c = 0.5");
+  s.random("attention", {{"batch", "2"}, {"seq", "4"}, {"seq_kv", "5"}, {"d_k", "4"}}, {{"return_lse", "true"}}, {0},
+           "lse output with its cotangent");
+  s.random("attention", {{"seq", "5"}, {"seq_kv", "9"}, {"d_k", "4"}},
+           {{"causal", "true"}, {"window", "4"}, {"softcap", "1.5"}, {"return_lse", "true"}}, {0},
+           "everything at once: cache, window, softcap, lse and an additive mask", "mask", {"causal"});
+  s.last().inputs["mask"] = partial_mask(5, 9, 31);
 }
 
 void edge(suite_builder& s) {
@@ -60,6 +72,47 @@ void edge(suite_builder& s) {
     const raw_tensor offsets = offset_grid(w, {6}, 1e5, 1, 10);
     for (std::size_t j = 0; j < 6; ++j) s.last().inputs["k"].values[j * 8] = offsets.values[j];
   }
+
+  // Catalogue v2. Decoding with a cache: the full causal pass over 17 positions, then the last 1 and 3
+  // queries alone against the same 17 keys; their expected rows equal the full pass's last rows.
+  s.random("attention", {{"seq", "17"}, {"d_k", "4"}}, {{"causal", "true"}}, {0}, "full causal pass over 17 positions",
+           "decode_full", {"kv_cache_decode", "causal"});
+  const test_case full = s.last();
+  for (int tq : {1, 3}) {
+    s.random("attention", {{"seq", std::to_string(tq)}, {"seq_kv", "17"}, {"d_k", "4"}}, {{"causal", "true"}}, {0},
+             "decode: the last " + std::to_string(tq) + " queries of decode_full against its 17 keys (bottom-right)",
+             "decode_" + std::to_string(tq), {"kv_cache_decode", "causal"});
+    auto& c = s.last();
+    c.inputs["k"] = full.inputs.at("k");
+    c.inputs["v"] = full.inputs.at("v");
+    const auto& fq = full.inputs.at("q").values;
+    c.inputs["q"].values.assign(fq.end() - tq * 4, fq.end());
+  }
+  // Sliding window: W = 1 (itself only), W = 3 (off by one: 2 or 4 keys), W = 8 >= T (no effect).
+  for (const char* w : {"1", "3", "8"})
+    s.random("attention", {{"seq", "6"}, {"d_k", "4"}}, {{"causal", "true"}, {"window", w}}, {0},
+             std::string("sliding window W = ") + w + " over 6 positions", std::string("window_") + w,
+             {"sliding_window", "causal"});
+  // Soft-capping: before the mask (a finite additive mask bias is not capped), and saturated.
+  s.random("attention", {{"seq", "4"}, {"d_k", "4"}}, {{"softcap", "0.5"}}, {0},
+           "softcap 0.5 and an additive mask with finite biases of up to 2: the bias is added after capping",
+           "softcap_order", {"softcap_order"});
+  s.last().inputs["mask"] = real({4, 4}, {"0", "1.5", "-2", "0", "0.5", "0", "0", "-1", "2", "0", "-0.5", "0", "0", "0", "1", "0"});
+  s.random("attention", {{"seq", "3"}, {"d_k", "4"}}, {{"softcap", "30"}}, {0},
+           "scores up to about 8e3 with softcap 30: tanh saturates, the scores' slope falls below 1e-200, not NaN",
+           "softcap_saturated", {"softcap_saturated"});
+  for (auto* t : {&s.last().inputs["q"], &s.last().inputs["k"]})
+    for (auto& x : t->values) x = reference::format_scalar(std::stod(x) * 64, 17);
+  // lse: a fully masked row, and scores of about 2e3 (exp overflows without the max shift).
+  s.random("attention", {{"seq", "3"}, {"seq_kv", "4"}, {"d_k", "4"}}, {{"return_lse", "true"}}, {0},
+           "lse with query row 1 fully masked: lse = -inf there, zero gradient", "lse_fully_masked",
+           {"lse_fully_masked", "fully_masked_row"});
+  s.last().inputs["mask"] = real({3, 4}, {"0", "0", "-1", "0", inf, inf, inf, inf, "0", inf, "0", "0"});
+  s.random("attention", {{"seq", "3"}, {"d_k", "16"}}, {{"return_lse", "true"}}, {0},
+           "lse of scores up to about 2e3: exp overflows unless the row maximum is taken out first", "lse_large_scores",
+           {"lse_large_scores"});
+  for (auto* t : {&s.last().inputs["q"], &s.last().inputs["k"]})
+    for (auto& x : t->values) x = reference::format_scalar(std::stod(x) * 64, 17);
 }
 
 // Size sweep for error-growth studies (gen --suite sweep).
@@ -69,6 +122,24 @@ void sweep(suite_builder& s) {
 }
 
 void notes(flag_notes_builder& n) {
+  n.add("sliding_window", "edge_case",
+        "Sliding window W (Mistral; FlashAttention window_size = (W-1, 0)): the query at position p sees keys j with "
+        "p - W < j <= p, W keys counting itself. Off by one either way (W - 1 or W + 1 keys) is the common bug; W = 1 "
+        "is attention to itself only (out = v of the same position), W >= T changes nothing.");
+  n.add("softcap_order", "edge_case",
+        "Soft-capping (Gemma 2): s = c·tanh(s/c) after the scale and before the additive mask and causal masking. "
+        "Capping after adding the mask caps the mask's finite biases too; forgetting the cap leaves the scores "
+        "uncapped. Both change the result here.");
+  n.add("softcap_saturated", "edge_case",
+        "Scores of up to about 8e3 against softcap 30: tanh saturates, so the capped scores sit at ±30 and their "
+        "slope 1/cosh²(s/c) falls below 1e-200. Gradients through them are tiny or 0, never NaN (1 - tanh² computed in the "
+        "working precision is 0 here, which is within tolerance).");
+  n.add("lse_fully_masked", "edge_case",
+        "The logsumexp of a fully masked row is -inf (an empty sum), its gradient is 0. Safe implementations that "
+        "fill such rows with 0 weights must still report lse = -inf (FlashAttention's convention), not 0 or NaN.");
+  n.add("lse_large_scores", "edge_case",
+        "Scores of about 2e3: exp(s) overflows even in float64, so lse must be formed as max + log(sum(exp(s - max))). "
+        "Without the shift lse is inf.");
   n.add("masked_nan", "edge_case",
         "A masked key and value hold NaN. Masking must replace the score (masked_fill), not add -inf to it "
         "(NaN + -inf = NaN), and the masked value must not be multiplied in (0 · NaN = NaN). Output and the "

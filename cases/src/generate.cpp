@@ -115,25 +115,31 @@ bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
 
 // A fully masked softmax row, from the roles the registry gives the op's tensors: a row of all -inf
 // in softmax logits (an input, or an intermediate the evaluation reports, such as attention's
-// scores), or an additive mask that hides every visible entry of a row (visible: j <= i when the op
-// has a boolean param `causal` and it is true).
+// scores), or an additive mask that hides every visible entry of a row (visible, when the op has a
+// boolean param `causal` that is true: row r of R sits at position p = C - R + r of the C columns and
+// sees j <= p, and j > p - W when an integer param `window` = W is set).
 bool has_fully_masked_row(const reference::op_info& op, const test_case& c, const std::vector<compared_tensor>& tensors) {
   using reference::tensor_role;
+  using kind = reference::param_value::kind;
   for (const auto& i : op.intermediates)
     if (i.role == tensor_role::softmax_logits)
       for (const auto& t : tensors)
         if (t.group == "intermediates" && t.name == i.name && all_minus_inf_row(t.value)) return true;
-  const bool causal = c.params.values.count("causal") && c.params.at("causal").type == reference::param_value::kind::boolean &&
-                      c.params.boolean("causal");
+  const bool causal = c.params.values.count("causal") && c.params.at("causal").type == kind::boolean && c.params.boolean("causal");
+  const bool windowed = causal && c.params.values.count("window") && c.params.at("window").type == kind::integer;
   for (const auto& spec : op.inputs(c.params)) {
     if (!c.inputs.count(spec.name)) continue;
     if (spec.role == tensor_role::softmax_logits && all_minus_inf_row(to_tensor<mp_real>(c.inputs.at(spec.name)))) return true;
     if (spec.role == tensor_role::additive_mask) {
       const auto mask = to_tensor<mp_real>(c.inputs.at(spec.name));
-      for (std::size_t r = 0; r < mask.rows(); ++r) {
+      const auto rows = static_cast<std::int64_t>(mask.rows()), cols = static_cast<std::int64_t>(mask.cols());
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t p = cols - rows + r;
         bool all = true;
-        for (std::size_t j = 0; j < mask.cols() && (!causal || j <= r); ++j)
+        for (std::int64_t j = 0; j < cols; ++j) {
+          if (causal && (j > p || (windowed && j <= p - c.params.integer("window")))) continue; // hidden anyway
           all = all && reference::is_inf(mask.row(r)[j]) && mask.row(r)[j] < 0;
+        }
         if (all) return true;
       }
     }

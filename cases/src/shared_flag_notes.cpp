@@ -18,6 +18,11 @@ void shared_flag_notes(flag_notes_builder& n) {
   n.add("causal", "edge_case",
         "Causal masking: query i sees key j iff j <= i. The diagonal is where off-by-one bugs (j < i) show, and "
         "masking after the softmax instead of before leaves rows that do not sum to 1.");
+  n.add("kv_cache_decode", "edge_case",
+        "Decoding with a KV cache: Tq = 1 or 3 queries at the end of Tk = 17 keys, causal. Queries align "
+        "bottom-right (query i sits at position Tk - Tq + i and sees keys j <= Tk - Tq + i, FlashAttention >= 2.1); "
+        "PyTorch SDPA's is_causal and a tril(ones(Tq, Tk)) mask align top-left and hide all but the first keys. "
+        "Each decode row equals the matching row of the full causal pass.");
   n.add("wide_spread", "edge_case",
         "Rows whose entries spread over 5 to 640: the small probabilities underflow; they must come out as tiny "
         "positive numbers or 0, never NaN, and the large ones must stay accurate.");

@@ -34,7 +34,7 @@ template <class T> candidate_result evaluate_in(const reference::op_info& op, co
     if (missing) {
       const auto forward = reference::evaluate(op, args, false);
       for (const auto& o : op.outputs)
-        if (o.differentiable && !args.cotangents.count(o.name))
+        if (o.differentiable && !args.cotangents.count(o.name) && forward.outputs.count(o.name))
           args.cotangents[o.name] = reference::tensor<T>(forward.outputs.at(o.name).shape);
     }
   }

@@ -73,7 +73,8 @@ BOOST_AUTO_TEST_CASE(every_op_has_standard_cases_and_every_recipe_an_edge_case) 
                         "relu_at_zero", "silu_large_negative", "large_position", "odd_d_model", "repeated_ids",
                         // catalogue v2
                         "rope_large_position", "rope_style", "rope_partial_rotary", "rms_norm_gamma_offset", "glu_gate_up_swapped",
-                        "glu_gelu_form"})
+                        "glu_gelu_form", "kv_cache_decode", "sliding_window", "softcap_order", "softcap_saturated",
+                        "lse_fully_masked", "lse_large_scores", "gqa_head_mapping", "gqa_multi_query"})
     BOOST_TEST(flags.count(f) == 1u, f);
   std::uintmax_t bytes = 0;
   for (const auto& e : fs::directory_iterator(source("cases/standard"))) bytes += fs::file_size(e.path());

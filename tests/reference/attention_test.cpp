@@ -14,6 +14,9 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 using namespace gradspec::reference;
 using namespace gradspec::testing;
@@ -83,6 +86,13 @@ BOOST_AUTO_TEST_CASE(gradients_match_finite_differences) {
       {"additive finite mask", {{2}, 3, 4, 3, 2}, {}, 1},
       {"mask with -inf entries", {{2}, 3, 4, 3, 2}, {}, 2},
       {"causal, mask and scale", {{2}, 3, 3, 2, 2}, {{"causal", "true"}, {"scale", "-1.25"}}, 2},
+      // Catalogue v2 params (catalogue_test covers return_lse alone, a boolean).
+      {"causal with a cache (Tq < Tk)", {{2}, 3, 5, 3, 2}, {{"causal", "true"}}, 1},
+      {"sliding window 2 with a cache", {{2}, 3, 5, 3, 2}, {{"causal", "true"}, {"window", "2"}}, 0},
+      {"softcap 0.7 and a mask with -inf", {{2}, 3, 4, 3, 2}, {{"softcap", "0.7"}}, 2},
+      {"lse and a mask with -inf", {{2}, 3, 4, 3, 2}, {{"return_lse", "true"}}, 2},
+      {"cache, window, softcap, lse, scale", {{2}, 3, 6, 3, 2},
+       {{"causal", "true"}, {"window", "3"}, {"softcap", "1.3"}, {"return_lse", "true"}, {"scale", "0.8"}}, 1},
   };
   std::uint64_t seed = 10;
   for (const auto& v : variants) {
@@ -299,9 +309,31 @@ BOOST_AUTO_TEST_CASE(rejects_bad_inputs) {
     BOOST_TEST(throws_at(a, "inputs/k"));
   }
   {
-    auto a = ok; // causal with Tq != Tk
+    auto a = ok; // causal with Tq > Tk (Tq = 3 < Tk = 4 is a cache and fine)
     a.params = params("attention", {{"causal", "true"}});
+    BOOST_CHECK_NO_THROW(run(a, false));
+    a.inputs["q"] = tensor<double>({2, 5, 3});
     BOOST_TEST(throws_at(a, "params/causal"));
+  }
+  for (const auto& [given, path] : std::vector<std::pair<std::map<std::string, std::string>, std::string>>{
+           {{{"causal", "true"}, {"window", "0"}}, "params/window"},   // window < 1
+           {{{"causal", "true"}, {"window", "-2"}}, "params/window"},  // window < 1
+           {{{"window", "2"}}, "params/window"},                       // window without causal
+           {{{"softcap", "0"}}, "params/softcap"},                     // c = 0 divides by 0
+           {{{"softcap", "-1"}}, "params/softcap"}}) {
+    auto a = ok;
+    a.params = params("attention", given);
+    BOOST_TEST(throws_at(a, path), path);
+  }
+  {
+    auto a = ok; // lse's cotangent is required with return_lse, with lse's shape
+    a.params = params("attention", {{"return_lse", "true"}});
+    a.cotangents["out"] = tensor<double>({2, 3, 2});
+    BOOST_CHECK_THROW(run(a, true), gradspec::bad_input);
+    a.cotangents["lse"] = tensor<double>({2, 3});
+    BOOST_CHECK_NO_THROW(run(a, true));
+    a.cotangents["lse"] = tensor<double>({2, 4});
+    BOOST_CHECK_THROW(run(a, true), gradspec::bad_input);
   }
   {
     auto a = ok; // v with another Tk
@@ -345,6 +377,205 @@ BOOST_AUTO_TEST_CASE(roles_of_mask_and_scores) {
     BOOST_TEST((in.role == (in.name == "mask" ? tensor_role::additive_mask : tensor_role::plain)), in.name);
   for (const auto& i : op.intermediates)
     BOOST_TEST((i.role == (i.name == "scores" ? tensor_role::softmax_logits : tensor_role::plain)), i.name);
+}
+
+// Catalogue v2.
+
+// The explicit -inf mask of bottom-right causal attention with a window: query i (at p = Tk - Tq + i)
+// sees j iff p - W < j <= p, written out here from the contract's sentence.
+static tensor<mp_real> visibility_mask(std::int64_t Tq, std::int64_t Tk, std::int64_t window) {
+  tensor<mp_real> mask({Tq, Tk});
+  for (std::int64_t i = 0; i < Tq; ++i)
+    for (std::int64_t j = 0; j < Tk; ++j) {
+      const std::int64_t p = Tk - Tq + i;
+      if (j > p || j <= p - window) mask.data[static_cast<std::size_t>(i * Tk + j)] = -infinity<mp_real>();
+    }
+  return mask;
+}
+
+BOOST_AUTO_TEST_CASE(causal_cache_and_window_equal_their_explicit_masks) {
+  precision_guard bits(256);
+  for (const auto& [Tq, Tk, W] : {std::tuple{3, 7, 0}, std::tuple{3, 7, 2}, std::tuple{5, 5, 1}, std::tuple{1, 6, 4}, std::tuple{4, 6, 9}}) {
+    BOOST_TEST_CONTEXT("Tq " << Tq << ", Tk " << Tk << ", window " << W) {
+      std::map<std::string, std::string> given{{"causal", "true"}};
+      if (W) given["window"] = std::to_string(W);
+      auto a = attention_args<mp_real>({{2}, Tq, Tk, 3, 2}, given, 120);
+      fill_cotangents("attention", a, 121);
+      auto b = a;
+      b.params = params("attention");
+      b.inputs["mask"] = visibility_mask(Tq, Tk, W ? W : Tk + 1);
+      auto ra = run(a, true), rb = run(b, true);
+      BOOST_TEST(same(ra.outputs.at("out"), rb.outputs.at("out")));
+      BOOST_TEST(same(ra.intermediates.at("scores"), rb.intermediates.at("scores")));
+      for (const char* g : {"q", "k", "v"}) BOOST_TEST(same(ra.gradients.at(g), rb.gradients.at(g)), g);
+      // Keys seen per row: min(W, p + 1), the last of them key p (bottom-right alignment).
+      const auto& w = ra.intermediates.at("weights");
+      for (std::int64_t i = 0; i < Tq; ++i) {
+        int seen = 0;
+        for (std::int64_t j = 0; j < Tk; ++j) seen += w.data[static_cast<std::size_t>(i * Tk + j)] > 0;
+        const std::int64_t p = Tk - Tq + i;
+        BOOST_TEST(seen == std::min<std::int64_t>(W ? W : Tk, p + 1));
+        BOOST_TEST(w.data[static_cast<std::size_t>(i * Tk + p)] > 0);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(window_of_one_returns_the_value_at_the_same_position) {
+  precision_guard bits(256);
+  auto a = attention_args<mp_real>({{}, 3, 5, 2, 3}, {{"causal", "true"}, {"window", "1"}}, 130);
+  const auto out = run(a, false).outputs.at("out");
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t e = 0; e < 3; ++e) BOOST_TEST(out.data[i * 3 + e] == a.inputs["v"].data[(2 + i) * 3 + e]);
+}
+
+// A decode step (the last Tq queries against every key) equals the last Tq rows of the full causal
+// pass, forward and backward: with the full pass's cotangent zero outside those rows, dk and dv agree
+// too. Also with a window and softcap, and for grouped_query_attention.
+BOOST_AUTO_TEST_CASE(decode_rows_equal_the_matching_rows_of_the_full_pass) {
+  precision_guard bits(256);
+  const std::int64_t T = 17, D = 4;
+  for (const std::string op : {"attention", "grouped_query_attention"})
+    for (const auto& extra : {std::map<std::string, std::string>{},
+                              std::map<std::string, std::string>{{"window", "5"}, {"softcap", "0.9"}}})
+      for (std::int64_t Tq : {1, 3}) {
+        BOOST_TEST_CONTEXT(op << ", Tq " << Tq << ", " << extra.size() << " extra params") {
+          const bool gqa = op == "grouped_query_attention";
+          const shape_t heads = gqa ? shape_t{2} : shape_t{};
+          const shape_t kv_heads = gqa ? shape_t{1} : shape_t{};
+          auto with = [](shape_t s, std::int64_t a, std::int64_t b) { s.push_back(a); s.push_back(b); return s; };
+          std::map<std::string, std::string> given = extra;
+          given["causal"] = "true";
+          given["return_lse"] = "true";
+          op_args<mp_real> full;
+          full.params = params(op, given);
+          full.inputs["q"] = grid_tensor<mp_real>(with(heads, T, D), 140);
+          full.inputs["k"] = grid_tensor<mp_real>(with(kv_heads, T, D), 141);
+          full.inputs["v"] = grid_tensor<mp_real>(with(kv_heads, T, D), 142);
+          const std::size_t H = gqa ? 2 : 1;
+          op_args<mp_real> step = full;
+          step.inputs["q"] = tensor<mp_real>(with(heads, Tq, D));
+          step.cotangents["out"] = grid_tensor<mp_real>(with(heads, Tq, D), 143);
+          step.cotangents["lse"] = grid_tensor<mp_real>(gqa ? shape_t{2, Tq} : shape_t{Tq}, 144);
+          full.cotangents["out"] = tensor<mp_real>(with(heads, T, D));
+          full.cotangents["lse"] = tensor<mp_real>(gqa ? shape_t{2, T} : shape_t{T});
+          // Row r of the step is row T - Tq + r of the full pass, per head.
+          for (std::size_t h = 0; h < H; ++h)
+            for (std::int64_t r = 0; r < Tq; ++r) {
+              const std::size_t fr = h * T + static_cast<std::size_t>(T - Tq + r), sr = h * Tq + static_cast<std::size_t>(r);
+              for (std::int64_t e = 0; e < D; ++e) {
+                step.inputs["q"].data[sr * D + e] = full.inputs["q"].data[fr * D + e];
+                full.cotangents["out"].data[fr * D + e] = step.cotangents["out"].data[sr * D + e];
+              }
+              full.cotangents["lse"].data[fr] = step.cotangents["lse"].data[sr];
+            }
+          const auto& info = *find_op(op);
+          auto rf = evaluate(info, full, true), rs = evaluate(info, step, true);
+          for (std::size_t h = 0; h < H; ++h)
+            for (std::int64_t r = 0; r < Tq; ++r) {
+              const std::size_t fr = h * T + static_cast<std::size_t>(T - Tq + r), sr = h * Tq + static_cast<std::size_t>(r);
+              BOOST_TEST(rs.outputs.at("lse").data[sr] == rf.outputs.at("lse").data[fr]);
+              for (std::int64_t e = 0; e < D; ++e) {
+                BOOST_TEST(rs.outputs.at("out").data[sr * D + e] == rf.outputs.at("out").data[fr * D + e]);
+                BOOST_TEST(rs.gradients.at("q").data[sr * D + e] == rf.gradients.at("q").data[fr * D + e]);
+              }
+            }
+          BOOST_TEST(max_abs_diff(rs.gradients.at("k"), rf.gradients.at("k")) < 1e-70);
+          BOOST_TEST(max_abs_diff(rs.gradients.at("v"), rf.gradients.at("v")) < 1e-70);
+        }
+      }
+}
+
+BOOST_AUTO_TEST_CASE(softcap_by_hand_and_its_limits) {
+  // q = [1 0], k = [[1 0] [0 1]], v = [[1 2] [3 4]], scale 1, c = 0.5: scores [c·tanh(1/c), 0].
+  op_args<double> a;
+  a.params = params("attention", {{"softcap", "0.5"}, {"scale", "1"}, {"return_lse", "true"}});
+  a.inputs["q"] = tensor<double>({1, 2}, {1, 0});
+  a.inputs["k"] = tensor<double>({2, 2}, {1, 0, 0, 1});
+  a.inputs["v"] = tensor<double>({2, 2}, {1, 2, 3, 4});
+  a.inputs["mask"] = tensor<double>({1, 2}, {0, 0.25}); // added after capping: not capped itself
+  a.cotangents["out"] = tensor<double>({1, 2}, {0, 0});
+  a.cotangents["lse"] = tensor<double>({1}, {1});
+  auto r = run(a, true);
+  const double s0 = 0.5 * std::tanh(2.0), s1 = 0.25;
+  BOOST_TEST(r.intermediates.at("scores").data[0] == s0, boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(r.intermediates.at("scores").data[1] == s1);
+  const double lse = std::log(std::exp(s0) + std::exp(s1)), w0 = std::exp(s0 - lse);
+  BOOST_TEST(r.outputs.at("lse").data[0] == lse, boost::test_tools::tolerance(1e-15));
+  // d lse / d q = sum_j w_j · slope_j · k_j: q_0 gets w0 · (1 - tanh²(2)) · k_00 and q_1 gets w1 · 1 · k_11
+  // (the second score is q_1 = 0 before capping, where the slope is 1).
+  const double th = std::tanh(2.0);
+  BOOST_TEST(r.gradients.at("q").data[0] == w0 * (1 - th * th), boost::test_tools::tolerance(1e-14));
+  BOOST_TEST(r.gradients.at("q").data[1] == 1 - w0, boost::test_tools::tolerance(1e-14));
+  // A cap far above every score changes them by about s^3/(3c^2): 1e30 is no cap to 60 digits.
+  precision_guard bits(256);
+  auto b = attention_args<mp_real>({{2}, 3, 4, 3, 2}, {{"softcap", "1e30"}}, 150);
+  fill_cotangents("attention", b, 151);
+  auto c = b;
+  c.params = params("attention");
+  auto rb = run(b, true), rc = run(c, true);
+  BOOST_TEST(max_rel_diff(rb.outputs.at("out"), rc.outputs.at("out")) < 1e-55);
+  for (const char* g : {"q", "k", "v"}) BOOST_TEST(max_rel_diff(rb.gradients.at(g), rc.gradients.at(g)) < 1e-55, g);
+}
+
+BOOST_AUTO_TEST_CASE(saturated_softcap_keeps_a_tiny_nonzero_slope) {
+  // Scores of 1e4 against c = 30: d(c·tanh(s/c))/ds = 1/cosh²(s/c) ~ 1e-289 is not 0 at 256 bits
+  // (1 - tanh² would round to 0), and it is finite and non-NaN in double.
+  precision_guard bits(256);
+  op_args<mp_real> a;
+  a.params = params("attention", {{"softcap", "30"}, {"scale", "1"}});
+  a.inputs["q"] = tensor<mp_real>({1, 1}, {mp_real(1)});
+  a.inputs["k"] = tensor<mp_real>({2, 1}, {mp_real(10000), mp_real(-10000)});
+  a.inputs["v"] = tensor<mp_real>({2, 1}, {mp_real(1), mp_real(2)});
+  a.cotangents["out"] = tensor<mp_real>({1, 1}, {mp_real(1)});
+  auto r = run(a, true);
+  using boost::multiprecision::cosh;
+  using boost::multiprecision::exp;
+  using boost::multiprecision::tanh;
+  const mp_real c = 30, u = mp_real(10000) / c, w1 = 1 / (1 + exp(2 * c * tanh(u)));
+  // dq = sum_j ds_j · k_j with ds_j = w_j (dp_j - sum_l w_l dp_l) / cosh²(u_j)
+  const mp_real w0 = 1 - w1, row = w0 * 1 + w1 * 2, slope = 1 / (cosh(u) * cosh(u));
+  const mp_real want = w0 * (1 - row) * slope * 10000 + w1 * (2 - row) * slope * -10000;
+  BOOST_TEST(want != 0);
+  BOOST_TEST(to_double(abs(r.gradients.at("q").data[0] / want - 1)) < 1e-60);
+}
+
+BOOST_AUTO_TEST_CASE(lse_is_the_logsumexp_of_the_scores_and_minus_inf_when_fully_masked) {
+  precision_guard bits(256);
+  auto a = attention_args<mp_real>({{2}, 3, 4, 3, 2}, {{"return_lse", "true"}, {"causal", "true"}, {"softcap", "2"}}, 160);
+  tensor<mp_real> mask({3, 4});
+  for (std::size_t j = 0; j < 4; ++j) mask.data[4 + j] = -infinity<mp_real>(); // row 1 fully masked
+  mask.data[0] = mp_real("0.5");
+  a.inputs["mask"] = mask;
+  fill_cotangents("attention", a, 161);
+  a.cotangents["lse"].data[1] = a.cotangents["lse"].data[4] = mp_real(7); // on the fully masked rows
+  auto r = run(a, true);
+  const auto &s = r.intermediates.at("scores"), &lse = r.outputs.at("lse"), &w = r.intermediates.at("weights");
+  using boost::multiprecision::exp;
+  using boost::multiprecision::log;
+  for (std::size_t row = 0; row < 6; ++row) {
+    if (row % 3 == 1) {
+      BOOST_TEST((is_inf(lse.data[row]) && lse.data[row] < 0));
+      continue;
+    }
+    mp_real sum = 0;
+    for (std::size_t j = 0; j < 4; ++j)
+      if (!is_inf(s.data[row * 4 + j])) sum += exp(s.data[row * 4 + j]);
+    BOOST_TEST(to_double(abs(lse.data[row] - log(sum))) < 1e-70);
+    for (std::size_t j = 0; j < 4; ++j)
+      if (!is_inf(s.data[row * 4 + j])) BOOST_TEST(to_double(abs(w.data[row * 4 + j] - exp(s.data[row * 4 + j] - lse.data[row]))) < 1e-70);
+  }
+  for (const char* g : {"q", "k", "v"}) BOOST_TEST(all_finite(r.gradients.at(g)), g);
+  for (std::size_t b = 0; b < 2; ++b)
+    for (std::size_t e = 0; e < 3; ++e) BOOST_TEST(r.gradients.at("q").data[(b * 3 + 1) * 3 + e] == 0);
+  // The lse cotangent alone: dq_i = scale · sum_j cot_i w_ij · slope_ij · k_j, so doubling it doubles dq.
+  auto b2 = a;
+  b2.cotangents["out"] = tensor<mp_real>(a.cotangents["out"].shape);
+  auto r1 = run(b2, true);
+  for (auto& x : b2.cotangents["lse"].data) x *= 2;
+  auto r2 = run(b2, true);
+  for (std::size_t i = 0; i < r1.gradients.at("q").size(); ++i)
+    BOOST_TEST(to_double(abs(r2.gradients.at("q").data[i] - 2 * r1.gradients.at("q").data[i])) < 1e-70);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -41,16 +41,20 @@ void masked_product(std::size_t m, std::size_t p, std::size_t n, const T* a, std
 }
 
 // Safe row softmax over the live (not -inf) scores of a [rows, n] block: w = exp(s - max) / sum,
-// max over live entries only (FlashAttention's safe softmax); masked entries and fully masked rows
-// stay 0. NaN among the live scores makes the row's live weights NaN.
-template <class T> void masked_softmax_rows(const T* s, T* w, std::size_t rows, std::size_t n) {
+// max over live entries only (FlashAttention's safe softmax), and lse = max + log(sum); masked
+// entries stay 0 and a fully masked row keeps w = 0 and gets lse = -inf. NaN among the live scores
+// makes the row's live weights and its lse NaN.
+template <class T> void masked_softmax_rows(const T* s, T* w, T* lse, std::size_t rows, std::size_t n) {
   for (std::size_t i = 0; i < rows; ++i) {
     const T* si = s + i * n;
     T* wi = w + i * n;
     std::ptrdiff_t first = -1;
     for (std::size_t j = 0; j < n && first < 0; ++j)
       if (!masked_score(si[j])) first = static_cast<std::ptrdiff_t>(j);
-    if (first < 0) continue; // fully masked row: weights stay 0
+    if (first < 0) { // fully masked row: weights stay 0
+      lse[i] = -infinity<T>();
+      continue;
+    }
     T max = si[first];
     for (std::size_t j = static_cast<std::size_t>(first) + 1; j < n; ++j)
       if (!masked_score(si[j]) && si[j] > max) max = si[j];
@@ -65,6 +69,9 @@ template <class T> void masked_softmax_rows(const T* s, T* w, std::size_t rows, 
     }
     for (std::size_t j = 0; j < n; ++j)
       if (!masked_score(si[j])) wi[j] /= sum;
+    using std::log;
+    lse[i] = log(sum);
+    lse[i] += max;
   }
 }
 
@@ -81,19 +88,23 @@ template <class T> attention_dims dims_of(const tensor<T>& q, const tensor<T>& k
 } // namespace
 
 // Forward, per batch element b (leading axes flattened):
-//   s[Tq,Tk] = q_b[Tq,D]·k_b[Tk,D]ᵀ·scale + mask, -inf where masked (mask == -inf, or j > i if causal)
+//   s[Tq,Tk] = q_b[Tq,D]·k_b[Tk,D]ᵀ·scale, then c·tanh(s/c) (softcap), then + mask;
+//             -inf where masked (mask == -inf, or hidden by causality or the window)
 //   w[Tq,Tk] = softmax over the live entries of each row (0 where masked, all 0 if none is live)
+//   lse[Tq]  = log sum over the live entries of exp(s) (-inf if none is live)
 //   out_b[Tq,Dv] = w·v_b[Tk,Dv], summing over the live keys only
 template <class T>
-tensor<T> attention_forward(const tensor<T>& q, const tensor<T>& k, const tensor<T>& v, const tensor<T>* mask, bool causal,
-                            const T& scale, attention_cache<T>& cache) {
+tensor<T> attention_forward(const tensor<T>& q, const tensor<T>& k, const tensor<T>& v, const tensor<T>* mask,
+                            const attention_options<T>& opt, const T& scale, attention_cache<T>& cache) {
   const attention_dims d = dims_of(q, k, v);
   const std::size_t nb = d.batch, Tq = d.Tq, Tk = d.Tk, D = d.D, Dv = d.Dv;
   shape_t ss = leading_axes(q.shape, 2);
   ss.push_back(static_cast<std::int64_t>(Tq));
+  cache.lse = tensor<T>(ss);
   ss.push_back(static_cast<std::int64_t>(Tk));
   cache.scores = tensor<T>(ss);
   cache.weights = tensor<T>(ss);
+  cache.cap_slope = opt.softcap ? tensor<T>(ss) : tensor<T>();
   tensor<T> out(with_last(q.shape, static_cast<std::int64_t>(Dv)));
   const T neg_inf = -infinity<T>();
   for (std::size_t b = 0; b < nb; ++b) {
@@ -107,29 +118,48 @@ tensor<T> attention_forward(const tensor<T>& q, const tensor<T>& k, const tensor
       for (std::size_t j = 0; j < Tk; ++j) {
         T& sij = s[i * Tk + j];
         const T* mij = mask ? &mask->data[i * Tk + j] : nullptr;
-        if ((causal && j > i) || (mij && masked_score(*mij))) {
+        if (!attention_visible(opt, Tq, Tk, i, j) || (mij && masked_score(*mij))) {
           sij = neg_inf; // masked_fill: q·k (even NaN) is discarded
           continue;
         }
         sij *= scale;
+        if (opt.softcap) {
+          // c·tanh(u/c), and its slope 1/cosh²(u/c) formed directly: 1 - tanh² would cancel to 0
+          // at working precision once tanh saturates (u/c of 100 or so), losing a gradient that is
+          // tiny but not zero.
+          using std::cosh;
+          using std::tanh;
+          T u = sij;
+          u /= *opt.softcap;
+          sij = tanh(u);
+          sij *= *opt.softcap;
+          T ch = cosh(u);
+          ch *= ch;
+          T& slope = cache.cap_slope.data[b * Tq * Tk + i * Tk + j];
+          slope = 1;
+          slope /= ch;
+        }
         if (mij) sij += *mij;
       }
-    masked_softmax_rows(s, w, Tq, Tk);
+    masked_softmax_rows(s, w, cache.lse.data.data() + b * Tq, Tq, Tk);
     auto live = [s, Tk](std::size_t i, std::size_t j) { return !masked_score(s[i * Tk + j]); };
     masked_product(Tq, Dv, Tk, w, static_cast<std::ptrdiff_t>(Tk), 1, vb, live, out.data.data() + b * Tq * Dv);
   }
   return out;
 }
 
-// Backward, per batch element, with dout [Tq,Dv] and the cached s, w [Tq,Tk]:
+// Backward, per batch element, with dout [Tq,Dv], dlse [Tq] (or none) and the cached s, w [Tq,Tk]:
 //   dv[Tk,Dv] = wᵀ·dout
 //   dp[Tq,Tk] = dout·vᵀ, 0 where masked
-//   ds_ij = scale · w_ij (dp_ij - sum_l w_il dp_il), 0 where masked (softmax VJP, scale folded in)
-//   dq[Tq,D] = ds·k,  dk[Tk,D] = dsᵀ·q
+//   ds_ij = w_ij (dp_ij - sum_l w_il dp_il + dlse_i), 0 where masked (softmax and logsumexp VJPs;
+//           masking is read from the cached scores, so opt matters only for the softcap slope)
+//   du_ij = ds_ij · scale · (1/cosh²(u_ij/c) with softcap, else 1)
+//   dq[Tq,D] = du·k,  dk[Tk,D] = duᵀ·q
 // Every product skips masked pairs, so NaN or inf in a masked q, k or v row reaches no gradient.
 template <class T>
-attention_grads<T> attention_backward(const tensor<T>& dout, const tensor<T>& q, const tensor<T>& k, const tensor<T>& v,
-                                      const T& scale, const attention_cache<T>& cache) {
+attention_grads<T> attention_backward(const tensor<T>& dout, const tensor<T>* dlse, const tensor<T>& q, const tensor<T>& k,
+                                      const tensor<T>& v, const attention_options<T>& opt, const T& scale,
+                                      const attention_cache<T>& cache) {
   const attention_dims d = dims_of(q, k, v);
   const std::size_t nb = d.batch, Tq = d.Tq, Tk = d.Tk, D = d.D, Dv = d.Dv;
   attention_grads<T> g{tensor<T>(q.shape), tensor<T>(k.shape), tensor<T>(v.shape)};
@@ -150,12 +180,14 @@ attention_grads<T> attention_backward(const tensor<T>& dout, const tensor<T>& q,
       T* dsi = ds.data() + i * Tk;
       for (std::size_t j = 0; j < Tk; ++j)
         if (!live(i, j)) dsi[j] = 0;
-      const T row = dot(w + i * Tk, 1, dsi, 1, Tk); // sum_l w_il dp_il over live l
+      T row = dot(w + i * Tk, 1, dsi, 1, Tk); // sum_l w_il dp_il over live l
+      if (dlse) row -= dlse->data[b * Tq + i];
       for (std::size_t j = 0; j < Tk; ++j) {
         if (!live(i, j)) continue;
         dsi[j] -= row;
         dsi[j] *= w[i * Tk + j];
         dsi[j] *= scale;
+        if (opt.softcap) dsi[j] *= cache.cap_slope.data[b * Tq * Tk + i * Tk + j];
       }
     }
     masked_product(Tq, D, Tk, ds.data(), static_cast<std::ptrdiff_t>(Tk), 1, kb, live, g.dq.data.data() + b * Tq * D);
@@ -164,11 +196,49 @@ attention_grads<T> attention_backward(const tensor<T>& dout, const tensor<T>& q,
   return g;
 }
 
+template <class T> attention_options<T> attention_options_from(const param_map& prm, std::int64_t Tq, std::int64_t Tk) {
+  attention_options<T> opt;
+  opt.causal = prm.boolean("causal");
+  if (opt.causal)
+    require(Tq <= Tk, "params/causal",
+            "causal attention needs Tq <= Tk (queries aligned to the last keys), got Tq = " + std::to_string(Tq) +
+                ", Tk = " + std::to_string(Tk));
+  opt.window = prm.optional_integer("window");
+  if (opt.window) {
+    require(*opt.window >= 1, "params/window", "must be >= 1 (the keys a query sees, itself included), got " +
+                                                   std::to_string(*opt.window));
+    require(opt.causal, "params/window", "a sliding window needs causal = true");
+  }
+  opt.softcap = prm.template optional_real<T>("softcap");
+  if (opt.softcap)
+    require(is_finite(*opt.softcap) && *opt.softcap > 0, "params/softcap",
+            "must be a finite number > 0, got " + prm.at("softcap").text);
+  opt.return_lse = prm.boolean("return_lse");
+  return opt;
+}
+
+template <class T> T attention_scale_from(const param_map& prm, std::int64_t D) {
+  using std::sqrt;
+  return prm.is_null("scale") ? T(1) / sqrt(T(D)) : prm.template real<T>("scale");
+}
+
+std::vector<param_spec> attention_param_specs() {
+  return {{"causal", param_type::boolean, "false", {}, false,
+           "query row i (at position p = Tk - Tq + i) sees key j iff j <= p; needs Tq <= Tk"},
+          {"scale", param_type::real, "null", {}, true, "score scale; null means 1/sqrt(D)"},
+          {"window", param_type::integer, "null", {}, true, "sliding window W (needs causal): p - W < j <= p"},
+          {"softcap", param_type::real, "null", {}, true, "soft-capping c: s = c·tanh(s/c) after the scale, before the mask"},
+          {"return_lse", param_type::boolean, "false", {}, false, "also output lse = log sum exp of each score row"}};
+}
+
 #define GRADSPEC_ATTENTION_INSTANTIATE(T)                                                                        \
-  template tensor<T> attention_forward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const tensor<T>*, bool, \
-                                       const T&, attention_cache<T>&);                                          \
-  template attention_grads<T> attention_backward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const tensor<T>&, \
-                                                 const T&, const attention_cache<T>&);
+  template tensor<T> attention_forward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const tensor<T>*,     \
+                                       const attention_options<T>&, const T&, attention_cache<T>&);             \
+  template attention_grads<T> attention_backward(const tensor<T>&, const tensor<T>*, const tensor<T>&, const tensor<T>&, \
+                                                 const tensor<T>&, const attention_options<T>&, const T&,       \
+                                                 const attention_cache<T>&);                                    \
+  template attention_options<T> attention_options_from(const param_map&, std::int64_t, std::int64_t);          \
+  template T attention_scale_from(const param_map&, std::int64_t);
 GRADSPEC_ATTENTION_INSTANTIATE(double)
 GRADSPEC_ATTENTION_INSTANTIATE(float)
 GRADSPEC_ATTENTION_INSTANTIATE(mp_real)
@@ -192,19 +262,16 @@ template <class T> op_result<T> attention_evaluate(const op_args<T>& args, bool 
           "expected shape [..., Tk, Dv] with the leading axes of q and Tk = " + std::to_string(Tk) + ", got " +
               shape_to_string(v.shape));
   if (mask) require_shape(mask->shape, {Tq, Tk}, "inputs/mask");
-  const auto& prm = args.params;
-  const bool causal = prm.boolean("causal");
-  if (causal)
-    require(Tq == Tk, "params/causal",
-            "causal attention needs Tq == Tk, got Tq = " + std::to_string(Tq) + ", Tk = " + std::to_string(Tk));
-  using std::sqrt;
-  const T scale = prm.is_null("scale") ? T(1) / sqrt(T(D)) : prm.template real<T>("scale");
+  const attention_options<T> opt = attention_options_from<T>(args.params, Tq, Tk);
+  const T scale = attention_scale_from<T>(args.params, D);
 
   attention_cache<T> cache;
   op_result<T> res;
-  res.outputs["out"] = attention_forward(q, k, v, mask, causal, scale, cache);
+  res.outputs["out"] = attention_forward(q, k, v, mask, opt, scale, cache);
+  if (opt.return_lse) res.outputs["lse"] = cache.lse;
   if (backward) {
-    auto g = attention_backward(cotangent(args, "out", res.outputs["out"].shape), q, k, v, scale, cache);
+    const tensor<T>* dlse = opt.return_lse ? &cotangent(args, "lse", cache.lse.shape) : nullptr;
+    auto g = attention_backward(cotangent(args, "out", res.outputs["out"].shape), dlse, q, k, v, opt, scale, cache);
     res.gradients = {{"q", std::move(g.dq)}, {"k", std::move(g.dk)}, {"v", std::move(g.dv)}};
   }
   res.intermediates["scores"] = std::move(cache.scores);
@@ -217,15 +284,14 @@ template <class T> op_result<T> attention_evaluate(const op_args<T>& args, bool 
 op_info attention_op() {
   return {"attention",
           "scaled dot-product attention: softmax(q·kᵀ·scale + mask)·v over the key axis, masked_fill masking",
-          {{"causal", param_type::boolean, "false", {}, false, "query i sees key j iff j <= i (needs Tq == Tk)"},
-           {"scale", param_type::real, "null", {}, true, "score scale; null means 1/sqrt(D)"}},
+          attention_param_specs(),
           [](const param_map&) {
             return std::vector<input_spec>{{"q", "[..., Tq, D]"},
                                            {"k", "[..., Tk, D]"},
                                            {"v", "[..., Tk, Dv]"},
                                            {"mask", "[Tq, Tk]", false, true, false, tensor_role::additive_mask}};
           },
-          {{"out", "[..., Tq, Dv]"}},
+          {{"out", "[..., Tq, Dv]"}, {"lse", "[..., Tq]", true, true}},
           {{"scores", tensor_role::softmax_logits}, "weights"},
           &attention_evaluate<double>,
           &attention_evaluate<mp_real>, &attention_evaluate<float>};

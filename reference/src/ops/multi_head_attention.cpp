@@ -83,8 +83,10 @@ tensor<T> multi_head_attention_forward(const tensor<T>& x, const tensor<T>* memo
   cache.k = linear_forward(m, p.w_k, &p.b_k);
   cache.v = linear_forward(m, p.w_v, &p.b_v);
   attention_cache<T> ac;
+  attention_options<T> opt;
+  opt.causal = causal;
   const tensor<T> o = attention_forward(split_heads(cache.q, H), split_heads(cache.k, H), split_heads(cache.v, H), mask,
-                                        causal, head_scale<T>(x.shape.back(), heads), ac);
+                                        opt, head_scale<T>(x.shape.back(), heads), ac);
   cache.scores = std::move(ac.scores);
   cache.weights = std::move(ac.weights);
   cache.concat = merge_heads(o);
@@ -107,9 +109,12 @@ mha_grads<T> multi_head_attention_backward(const tensor<T>& dy, const tensor<T>&
   g.dw_o = std::move(go.dw);
   g.db_o = std::move(go.db);
 
-  const attention_cache<T> ac{cache.scores, cache.weights};
-  auto ga = attention_backward(split_heads(go.dx, H), split_heads(cache.q, H), split_heads(cache.k, H),
-                               split_heads(cache.v, H), head_scale<T>(x.shape.back(), heads), ac);
+  attention_cache<T> ac;
+  ac.scores = cache.scores;
+  ac.weights = cache.weights;
+  auto ga = attention_backward(split_heads(go.dx, H), static_cast<const tensor<T>*>(nullptr), split_heads(cache.q, H),
+                               split_heads(cache.k, H), split_heads(cache.v, H), attention_options<T>(),
+                               head_scale<T>(x.shape.back(), heads), ac);
   const tensor<T> dq = merge_heads(ga.dq), dk = merge_heads(ga.dk), dv = merge_heads(ga.dv);
 
   // Rows no score can see (fully masked queries; keys masked for every query) with NaN/inf in them.

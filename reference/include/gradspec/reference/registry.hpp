@@ -20,8 +20,9 @@ namespace gradspec::reference {
 enum class tensor_role {
   plain,
   // Added to softmax logits (attention scores); -inf hides an entry. Structure, not data: the
-  // checkers do not perturb it. A row whose every visible entry is -inf (visible: j <= i when the
-  // op's boolean param `causal` is true) is a fully masked softmax row.
+  // checkers do not perturb it. A row whose every visible entry is -inf (visible: not hidden by the
+  // op's boolean param `causal` and integer param `window`, as attention defines them) is a fully
+  // masked softmax row.
   additive_mask,
   // The logits of a softmax over the last axis (softmax's x, attention's scores): a row whose
   // entries are all -inf is a fully masked softmax row.
@@ -43,6 +44,7 @@ struct output_spec {
   std::string name;
   std::string shape;
   bool differentiable = true;
+  bool optional = false; // produced for some params only (attention's lse, with return_lse)
 };
 
 // An intermediate the op reports (not part of the contract: diagnostics). Converts from its name.

@@ -19,4 +19,5 @@ GRADSPEC_OP(decoder_layer)
 GRADSPEC_OP(transformer)
 // Catalogue v2: decoder-only LLM blocks (LLaMA, Mistral, Qwen, Gemma).
 GRADSPEC_OP(rope)
+GRADSPEC_OP(grouped_query_attention)
 GRADSPEC_OP(gated_feed_forward)
