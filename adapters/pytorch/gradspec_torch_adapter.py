@@ -454,43 +454,149 @@ def op_rms_norm(r):
     return Result({"y": y}, {"rstd": rstd.detach().squeeze(-1)})
 
 
-def op_attention(r):
-    """The math path of scaled_dot_product_attention (1.13 has no F.scaled_dot_product_attention):
-        scores = q @ kᵀ · scale, + finite mask values, masked_fill(-inf) where the mask is -inf or
-        causality hides the key; weights = softmax(scores); out = weights @ v.
-    Rows with every key masked: safe softmax (zero weights, hence zero output and gradients), done
-    with torch.where so that no NaN exists even in the backward pass (PyTorch >= 2.5's _safe_softmax
-    semantics). GRADSPEC_TORCH_UNSAFE_SOFTMAX=1 uses plain F.softmax (NaN rows)."""
-    q, k, v = r.input("q"), r.input("k"), r.input("v")
-    mask = r.optional("mask")
+class SoftCap(torch.autograd.Function):
+    """c·tanh(s/c) with the slope 1/cosh²(s/c) formed directly. torch.tanh's backward forms 1 - y²,
+    which cancels once tanh saturates: near s/c = 15 in float64 only a few digits of the slope are
+    left, and beyond s/c = 19 it is exactly 0 where the true slope (4e^(-2s/c), ~1e-174 at s/c = 200)
+    is still a double. GRADSPEC_TORCH_SOFTCAP=tanh uses Hugging Face Gemma 2's
+    torch.tanh(s / c) * c instead, to show that."""
+
+    @staticmethod
+    def forward(ctx, s, cap):
+        u = s / cap
+        ctx.save_for_backward(u)
+        return torch.tanh(u) * cap
+
+    @staticmethod
+    def backward(ctx, grad):
+        (u,) = ctx.saved_tensors
+        return grad / torch.cosh(u).square(), None  # cosh overflowing to inf gives the 0 the slope rounds to
+
+
+def softcap_scores(scores, cap):
+    if os.environ.get("GRADSPEC_TORCH_SOFTCAP") == "tanh":
+        return torch.tanh(scores / cap) * cap
+    return SoftCap.apply(scores, cap)
+
+
+def attention_params(r):
+    """The params attention and grouped_query_attention share (catalogue v2): causal, scale, window,
+    softcap, return_lse."""
     causal = r.p_bool("causal", False)
     scale = r.p_real("scale", None)
-    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
-        raise BadRequest("inputs: q, k, v must be [..., T, D]")
-    tq, tk = q.shape[-2], k.shape[-2]
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    scores = q @ k.transpose(-2, -1) * scale
+    window = r.p_int("window", None, minimum=1)
+    softcap = r.p_real("softcap", None)
+    return_lse = r.p_bool("return_lse", False)
+    if window is not None and not causal:
+        raise BadRequest("params/window: needs causal")
+    if softcap is not None and not softcap > 0:
+        raise BadRequest(f"params/softcap: must be positive, got {softcap}")
+    return causal, scale, window, softcap, return_lse
+
+
+def hidden_keys(mask, causal, window, tq, tk):
+    """[Tq, Tk] bool, True where query i may not see key j: the mask is -inf there, or causality
+    aligned bottom-right hides it (row i sits at position p = Tk - Tq + i and sees j <= p, as
+    FlashAttention >= 2.1 and decoding with a KV cache; SDPA's is_causal aligns top-left, so the
+    mask is built here), or the sliding window does (j <= p - W: Mistral's W keys, itself included)."""
     hidden = torch.zeros(tq, tk, dtype=torch.bool)
     if mask is not None:
         if tuple(mask.shape) != (tq, tk):
             raise BadRequest(f"inputs/mask: expected shape [{tq}, {tk}], got {list(mask.shape)}")
         hidden = torch.isneginf(mask)
-        scores = scores + mask.masked_fill(hidden, 0.0)
     if causal:
-        if tq != tk:
-            raise BadRequest(f"params/causal: needs T_q == T_k, got {tq} and {tk}")
-        hidden = hidden | torch.ones(tq, tk, dtype=torch.bool).triu(1)
+        if tq > tk:
+            raise BadRequest(f"params/causal: needs T_q <= T_k, got {tq} and {tk}")
+        p = torch.arange(tq).unsqueeze(1) + (tk - tq)   # [Tq, 1]: each query row's position
+        j = torch.arange(tk).unsqueeze(0)               # [1, Tk]
+        hidden = hidden | (j > p)
+        if window is not None:
+            hidden = hidden | (j <= p - window)
+    return hidden
+
+
+def attention_math(q, k, v, mask, causal, scale, window, softcap, return_lse):
+    """The math path of scaled_dot_product_attention (1.13 has no F.scaled_dot_product_attention),
+    with Gemma 2's soft-capping and the lse FlashAttention returns:
+        scores = q @ kᵀ · scale; softcap c: scores = tanh(scores / c) · c (Hugging Face Gemma 2; the
+        gradient through SoftCap, see there);
+        + finite mask values, masked_fill(-inf) where the mask is -inf or causal / window hide the key;
+        weights = softmax(scores); out = weights @ v; lse = m + log(sum(exp(scores - m))), m the
+        row max (detached: the shift cancels), so that large scores do not overflow.
+    Rows with every key hidden: safe softmax (zero weights, hence zero output and gradients) and lse
+    -inf with zero gradient, both done with torch.where so that no NaN exists even in the backward
+    pass (PyTorch >= 2.5's _safe_softmax semantics). GRADSPEC_TORCH_UNSAFE_SOFTMAX=1 uses plain
+    F.softmax (NaN rows). -> out, lse (or None), scores, weights."""
+    tq, tk = q.shape[-2], k.shape[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    scores = q @ k.transpose(-2, -1) * scale
+    if softcap is not None:
+        scores = softcap_scores(scores, softcap)
+    hidden = hidden_keys(mask, causal, window, tq, tk)
+    if mask is not None:
+        scores = scores + mask.masked_fill(hidden, 0.0)
     if bool(hidden.any()):
         scores = scores.masked_fill(hidden, NEG_INF)
+    dead = (scores == NEG_INF).all(dim=-1, keepdim=True)
+    zeros = torch.zeros_like(scores)
+    live = torch.where(dead, zeros, scores)  # a finite row where every key is hidden
     if UNSAFE_SOFTMAX:
         weights = F.softmax(scores, dim=-1)
     else:
-        dead = (scores == NEG_INF).all(dim=-1, keepdim=True)
-        zeros = torch.zeros_like(scores)
-        weights = torch.where(dead, zeros, F.softmax(torch.where(dead, zeros, scores), dim=-1))
+        weights = torch.where(dead, zeros, F.softmax(live, dim=-1))
     out = weights @ v
-    return Result({"out": out}, {"scores": scores.detach(), "weights": weights.detach()})
+    lse = None
+    if return_lse:
+        m = live.amax(dim=-1, keepdim=True).detach()
+        lse = torch.log(torch.exp(live - m).sum(dim=-1, keepdim=True)) + m
+        lse = torch.where(dead, torch.full_like(lse, NEG_INF), lse).squeeze(-1)
+    return out, lse, scores, weights
+
+
+def attention_result(out, lse, scores, weights):
+    outputs = {"out": out}
+    if lse is not None:
+        outputs["lse"] = lse
+    return Result(outputs, {"scores": scores.detach(), "weights": weights.detach()})
+
+
+def op_attention(r):
+    """attention_math on q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv] (any leading axes, broadcast
+    as matmul does)."""
+    q, k, v = r.input("q"), r.input("k"), r.input("v")
+    mask = r.optional("mask")
+    params = attention_params(r)
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise BadRequest("inputs: q, k, v must be [..., T, D]")
+    return attention_result(*attention_math(q, k, v, mask, *params))
+
+
+def op_grouped_query_attention(r):
+    """Hugging Face's LLaMA/Mistral attention: repeat_kv (each key/value head repeated H_q/H_kv times
+    in place, expand + reshape, the same as repeat_interleave on the head axis), then attention_math
+    per query head. Query head h reads key/value head h // (H_q/H_kv); autograd sums the gradients of
+    the repeated copies back into dk and dv."""
+    q, k, v = r.input("q"), r.input("k"), r.input("v")
+    mask = r.optional("mask")
+    params = attention_params(r)
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.dim() < 3:
+            raise BadRequest(f"inputs/{name}: expected [..., H, T, D], got shape {list(t.shape)}")
+    if k.shape[:-3] != q.shape[:-3] or v.shape[:-3] != q.shape[:-3]:
+        raise BadRequest(f"inputs: batch axes of q {list(q.shape)}, k {list(k.shape)}, v {list(v.shape)} differ")
+    hq, hkv = q.shape[-3], k.shape[-3]
+    if v.shape[-3] != hkv:
+        raise BadRequest(f"inputs/v: {v.shape[-3]} heads, k has {hkv}")
+    if hkv < 1 or hq % hkv:
+        raise BadRequest(f"inputs/k: H_q = {hq} is not a multiple of H_kv = {hkv}")
+    n_rep = hq // hkv
+
+    def repeat_kv(t):  # transformers.models.llama.modeling_llama.repeat_kv, any leading axes
+        *lead, h, s, d = t.shape
+        return t.unsqueeze(-3).expand(*lead, h, n_rep, s, d).reshape(*lead, h * n_rep, s, d)
+
+    return attention_result(*attention_math(q, repeat_kv(k), repeat_kv(v), mask, *params))
 
 
 def op_multi_head_attention(r):

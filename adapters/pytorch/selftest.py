@@ -5,8 +5,9 @@ adapter protocol to it, the way `gradspec run` does.
 Checks the handshake; that every op of the catalogue (docs/ops.json) answers in float64 (and a few
 in float32 and bfloat16) with parseable replies of the right names and shapes; known values worked out by hand
 below; that the module-based ops (encoder_layer, decoder_layer, transformer) agree with the
-adapter's own primitives composed step by step (this catches a wrong transpose or q/k/v packing);
-every gradient of multi_head_attention, encoder_layer, decoder_layer and transformer against
+adapter's own primitives composed step by step (this catches a wrong transpose or q/k/v packing),
+and grouped_query_attention its attention on repeated key/value heads; every gradient of attention
+(v2 params), grouped_query_attention, multi_head_attention, encoder_layer, decoder_layer and transformer against
 central differences of the adapter's own forward (catches a wrong mapping of the parameters'
 gradients back to our names); fully masked attention rows in both softmax modes; and that
 malformed requests get an error reply while the adapter keeps going.
@@ -484,6 +485,160 @@ def test_attention(a, rng):
              {"q": [2, 3, 4, 8], "k": [2, 3, 5, 8], "v": [2, 3, 5, 6]}, {"weights": [2, 3, 4, 5]})
 
 
+def test_attention_v2(a, rng):
+    """Catalogue v2 params: causal aligned bottom-right (Tq < Tk), window, softcap, return_lse."""
+    v = T([4, 2], [1, 2, 3, 4, 5, 9, 7, 1])
+    q0 = T([2, 4], [0] * 8)
+    # q = 0: uniform weights over the visible keys; lse = log(number of visible keys).
+    # Decode with a cache, Tq 2 of Tk 4: row 0 sits at position 2 (keys 0..2), row 1 at 3 (all).
+    r = a.call("attention", {"q": q0, "k": grid([4, 4], rng), "v": v}, {"causal": True, "return_lse": True},
+               {"out": T([2, 2], [1, 1, 1, 1]), "lse": T([2], [1, -1])})
+    if reply_ok("attention causal Tq < Tk", r, {"out": [2, 2], "lse": [2]}, {"q": [2, 4], "k": [4, 4], "v": [4, 2]},
+                {"scores": [2, 4], "weights": [2, 4]}):
+        check("attention causal Tq < Tk: aligned bottom-right (row i at position Tk - Tq + i)",
+              close(vals(r["outputs"]["out"]), [3, 5, 4, 4], 1e-15), str(vals(r["outputs"]["out"])))
+        check("attention return_lse: log of the visible count", close(vals(r["outputs"]["lse"]), [math.log(3), math.log(4)], 1e-15))
+    # Sliding window, T 4, q = 0: W = 2 averages keys p-1, p; W = 1 returns v; W >= T is plain causal.
+    causal_avg = [1, 2, 2, 3, 3, 5, 4, 4]
+    for window, want in ((2, [1, 2, 2, 3, 4, 6.5, 6, 5]), (1, vals(v)), (4, causal_avg), (9, causal_avg)):
+        r = a.call("attention", {"q": T([4, 4], [0] * 16), "k": grid([4, 4], rng), "v": v}, {"causal": True, "window": window})
+        if reply_ok(f"attention window {window}", r, {"out": [4, 2]}):
+            check(f"attention window {window}: query p sees keys p - W < j <= p", close(vals(r["outputs"]["out"]), want, 1e-15),
+                  str(vals(r["outputs"]["out"])))
+    # Soft-capping after the scale, before the mask: q·k = 12, scale 0.5, cap 2 -> 2·tanh(3); the finite
+    # mask log 3 is added after the cap, not capped.
+    r = a.call("attention", {"q": T([1, 2], [2, 2]), "k": T([2, 2], [3, 3, 0, 0]), "v": T([2, 1], [1, 0]),
+                             "mask": T([1, 2], [0, math.log(3)])}, {"scale": 0.5, "softcap": 2})
+    if reply_ok("attention softcap", r, {"out": [1, 1]}):
+        s = [2 * math.tanh(3), math.log(3)]
+        check("attention softcap: s = c·tanh(s/c) after scaling, mask added after",
+              close(vals(r["intermediates"]["scores"]), s, 1e-15), str(vals(r["intermediates"]["scores"])))
+        check("attention softcap: weights from the capped scores",
+              close(vals(r["outputs"]["out"]), [math.exp(s[0]) / (math.exp(s[0]) + 3)], 1e-15))
+    # Scores near 1e4: capped at 50 the gradient into q and k vanishes (tanh saturates); lse uncapped
+    # stays finite in float32 (the max shift) and equals the top score.
+    big = {"q": T([1, 1], [100]), "k": T([2, 1], [100, 96]), "v": T([2, 1], [1, 2])}
+    for dtype in ("float64", "float32", "bfloat16"):
+        r = a.call("attention", big, {"scale": 1, "softcap": 50, "return_lse": True},
+                   {"out": T([1, 1], [1]), "lse": T([1], [1])}, dtype=dtype)
+        if reply_ok(f"attention softcap 50 on scores 1e4 {dtype}", r, {"out": [1, 1], "lse": [1]}):
+            check(f"attention softcap saturated {dtype}: finite, dq ~ 0",
+                  all_finite(r["outputs"]["out"]) and abs(vals(r["gradients"]["q"])[0]) < 1e-10, str(r["gradients"]["q"]))
+            check(f"attention softcap saturated {dtype}: lse = 50 + log 2", close(vals(r["outputs"]["lse"]), [50 + math.log(2)], 1e-2))
+        r = a.call("attention", big, {"scale": 1, "return_lse": True}, {"lse": T([1], [1])}, dtype=dtype)
+        if reply_ok(f"attention lse of scores 1e4 {dtype}", r, {"out": [1, 1], "lse": [1]}):
+            check(f"attention lse {dtype}: max-shifted, no overflow", close(vals(r["outputs"]["lse"]), [10000], 1e-2),
+                  str(r["outputs"]["lse"]))
+    # The slope of a saturating cap: one key, s = 750 = 15c: lse = c·tanh(15), d lse/dq = 750/cosh²(15)
+    # (~7e-11). torch.tanh's own backward, 1 - tanh², keeps only ~3 digits of it in float64.
+    want = 750 / math.cosh(15) ** 2
+    for env, tol in (({}, 1e-12), ({"GRADSPEC_TORCH_SOFTCAP": "tanh"}, None)):
+        b = Adapter(env) if env else a
+        r = b.call("attention", {"q": T([1, 1], [1]), "k": T([1, 1], [750]), "v": T([1, 1], [1])},
+                   {"scale": 1, "softcap": 50, "return_lse": True}, {"lse": T([1], [1])})
+        if reply_ok(f"attention softcap slope {env}", r, {"out": [1, 1], "lse": [1]}):
+            got = vals(r["gradients"]["q"])[0]
+            if tol is None:
+                note(f"GRADSPEC_TORCH_SOFTCAP=tanh: d lse/dq {got:.6g} vs 750/cosh²(15) = {want:.6g} "
+                     f"(relative error {abs(got - want) / want:.1e})")
+            else:
+                check("attention softcap: slope 1/cosh²(s/c) where tanh saturates", abs(got - want) <= tol * want,
+                      f"{got!r} vs {want!r}")
+        if env:
+            b.close()
+    # A fully masked row (mask) and a masked key: lse -inf with zero gradient, everything finite.
+    mask = T([2, 3], ["-inf"] * 3 + [0, "-inf", 0.5])
+    for dtype in ("float64", "float32", "bfloat16"):
+        r = a.call("attention", {"q": grid([2, 4], rng), "k": grid([3, 4], rng), "v": grid([3, 2], rng), "mask": mask},
+                   {"return_lse": True}, {"out": T([2, 2], [1, 1, 1, 1]), "lse": T([2], [1, 1])}, dtype=dtype)
+        if reply_ok(f"attention lse fully masked row {dtype}", r, {"out": [2, 2], "lse": [2]}):
+            lse = r["outputs"]["lse"]["values"]
+            check(f"attention lse fully masked row {dtype}: -inf, then finite", lse[0] == "-inf" and math.isfinite(num(lse[1])), str(lse))
+            check(f"attention lse fully masked row {dtype}: gradients finite, dq row 0 zero",
+                  all(all_finite(g) for g in r["gradients"].values()) and vals(r["gradients"]["q"])[:4] == [0] * 4)
+    # Every gradient against central differences, both cotangents, leading axes, Tq < Tk.
+    fd_rng = random.Random(19)
+    finite_difference_check(a, "attention gradients (causal Tq 3 < Tk 5, window 2, softcap 1.5, lse)", "attention",
+                            {"q": grid([2, 3, 4], rng), "k": grid([2, 5, 4], rng), "v": grid([2, 5, 3], rng),
+                             "mask": T([3, 5], [0, 0.5, 0, "-inf", 0, 0, 0, -0.25, 0, 0, 1, 0, 0, 0, 0])},
+                            {"causal": True, "window": 2, "softcap": 1.5, "return_lse": True},
+                            {"out": grid([2, 3, 3], rng), "lse": grid([2, 3], rng)}, fd_rng)
+    # Bad input: window without causal, causal with Tq > Tk, window 0.
+    for name, params, tq, tk in (("window without causal", {"window": 2}, 2, 2), ("causal Tq > Tk", {"causal": True}, 3, 2),
+                                 ("window 0", {"causal": True, "window": 0}, 2, 2)):
+        r = a.call("attention", {"q": grid([tq, 2], rng), "k": grid([tk, 2], rng), "v": grid([tk, 2], rng)}, params)
+        check(f"attention {name}: error", "error" in r, str(r)[:200])
+
+
+def repeat_heads(t, n_rep):
+    """[..., H, T, D] -> [..., H·n_rep, T, D], head h copied to h·n_rep .. h·n_rep + n_rep - 1 (repeat_kv)."""
+    *lead, h, s, d = t["shape"]
+    xs = vals(t)
+    block = s * d
+    out = []
+    for b in range(math.prod(lead)):
+        for g in range(h):
+            out += xs[(b * h + g) * block:(b * h + g + 1) * block] * n_rep
+    return T(lead + [h * n_rep, s, d], out)
+
+
+def sum_groups(t, n_rep):
+    """The adjoint of repeat_heads: [..., H·n_rep, T, D] -> [..., H, T, D], each group summed."""
+    *lead, hr, s, d = t["shape"]
+    xs = vals(t)
+    block = s * d
+    out = []
+    for b in range(math.prod(lead)):
+        for g in range(hr // n_rep):
+            rows = [xs[(b * hr + g * n_rep + i) * block:(b * hr + g * n_rep + i + 1) * block] for i in range(n_rep)]
+            out += [sum(col) for col in zip(*rows)]
+    return T(lead + [hr // n_rep, s, d], out)
+
+
+def test_grouped_query_attention(a, rng):
+    """GQA against the adapter's own attention on repeated key/value heads; MQA (H_kv = 1), H_kv = 2 of
+    H_q = 4, H_kv = H_q; dk, dv summed over each group; finite differences; bad input."""
+    for lead, hq, hkv, tq, tk, params in (([2], 4, 2, 3, 5, {"causal": True, "return_lse": True}),
+                                          ([], 4, 1, 2, 4, {"causal": True, "window": 2, "softcap": 2, "return_lse": True}),
+                                          ([2, 1], 2, 2, 3, 3, {"scale": 0.25})):
+        d, dv = 4, 3
+        q, k, v = grid(lead + [hq, tq, d], rng), grid(lead + [hkv, tk, d], rng), grid(lead + [hkv, tk, dv], rng)
+        cots = {"out": grid(lead + [hq, tq, dv], rng)}
+        if params.get("return_lse"):
+            cots["lse"] = grid(lead + [hq, tq], rng)
+        name = f"grouped_query_attention {lead} Hq {hq} Hkv {hkv} {params}"
+        r = a.call("grouped_query_attention", {"q": q, "k": k, "v": v}, params, cots)
+        outs = {"out": lead + [hq, tq, dv]}
+        if "lse" in cots:
+            outs["lse"] = lead + [hq, tq]
+        if not reply_ok(name, r, outs, {"q": q["shape"], "k": k["shape"], "v": v["shape"]},
+                        {"scores": lead + [hq, tq, tk], "weights": lead + [hq, tq, tk]}):
+            continue
+        n_rep = hq // hkv
+        ref = a.call("attention", {"q": q, "k": repeat_heads(k, n_rep), "v": repeat_heads(v, n_rep)}, params, cots)
+        check(f"{name}: = attention on repeat_kv(k), repeat_kv(v) (head h reads h // {n_rep})",
+              all(close(vals(r["outputs"][n]), vals(ref["outputs"][n]), 1e-15) for n in outs))
+        check(f"{name}: dq as attention's", close(vals(r["gradients"]["q"]), vals(ref["gradients"]["q"]), 1e-15))
+        check(f"{name}: dk, dv = attention's summed over each group",
+              close(vals(r["gradients"]["k"]), vals(sum_groups(ref["gradients"]["k"], n_rep)), 1e-14)
+              and close(vals(r["gradients"]["v"]), vals(sum_groups(ref["gradients"]["v"], n_rep)), 1e-14))
+    fd_rng = random.Random(23)
+    finite_difference_check(a, "grouped_query_attention gradients (Hq 4, Hkv 2, mask, causal, lse)", "grouped_query_attention",
+                            {"q": grid([2, 4, 2, 4], rng), "k": grid([2, 2, 3, 4], rng), "v": grid([2, 2, 3, 2], rng),
+                             "mask": T([2, 3], [0, -0.5, "-inf", 0.25, 0, 0])},
+                            {"causal": True, "return_lse": True}, {"out": grid([2, 4, 2, 2], rng), "lse": grid([2, 4, 2], rng)}, fd_rng)
+    for dtype in ("float32", "bfloat16"):
+        r = a.call("grouped_query_attention", {"q": grid([4, 2, 8], rng), "k": grid([1, 3, 8], rng), "v": grid([1, 3, 8], rng)},
+                   {"causal": True, "return_lse": True}, {"out": grid([4, 2, 8], rng), "lse": grid([4, 2], rng)}, dtype=dtype)
+        reply_ok(f"grouped_query_attention MQA {dtype}", r, {"out": [4, 2, 8], "lse": [4, 2]},
+                 {"q": [4, 2, 8], "k": [1, 3, 8], "v": [1, 3, 8]})
+    for name, q, k, v in (("Hq not a multiple of Hkv", [3, 2, 4], [2, 2, 4], [2, 2, 4]),
+                          ("batch axes differ", [2, 2, 2, 4], [3, 1, 2, 4], [3, 1, 2, 4]),
+                          ("v heads differ from k", [2, 2, 4], [1, 2, 4], [2, 2, 4])):
+        r = a.call("grouped_query_attention", {"q": grid(q, rng), "k": grid(k, rng), "v": grid(v, rng)})
+        check(f"grouped_query_attention {name}: error", "error" in r, str(r)[:200])
+
+
 def test_attention_unsafe(rng):
     """GRADSPEC_TORCH_UNSAFE_SOFTMAX=1: 1.13's raw softmax, NaN in a fully masked row."""
     a = Adapter({"GRADSPEC_TORCH_UNSAFE_SOFTMAX": "1"})
@@ -802,7 +957,8 @@ def main():
     rng = random.Random(2024)
     a = Adapter()
     tests = [test_handshake, test_linear, test_embedding, test_positional_encoding, test_softmax, test_log_softmax,
-             test_activations, test_layer_norm, test_rms_norm, test_attention, test_multi_head_attention,
+             test_activations, test_layer_norm, test_rms_norm, test_attention, test_attention_v2,
+             test_grouped_query_attention, test_multi_head_attention,
              test_feed_forward, test_cross_entropy, test_encoder_layer, test_decoder_layer, test_transformer, test_rope,
              test_gated_feed_forward, test_bad_requests]
     for test in tests:

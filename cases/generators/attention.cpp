@@ -98,11 +98,20 @@ void edge(suite_builder& s) {
            "softcap 0.5 and an additive mask with finite biases of up to 2: the bias is added after capping",
            "softcap_order", {"softcap_order"});
   s.last().inputs["mask"] = real({4, 4}, {"0", "1.5", "-2", "0", "0.5", "0", "0", "-1", "2", "0", "-0.5", "0", "0", "0", "1", "0"});
+  // Key 0 is -8192·|k| against positive queries: its scores are about -4e3, capped to -30 where tanh
+  // has saturated, while the other keys' scores stay O(1) and carry the gradient.
   s.random("attention", {{"seq", "3"}, {"d_k", "4"}}, {{"softcap", "30"}}, {0},
-           "scores up to about 8e3 with softcap 30: tanh saturates, the scores' slope falls below 1e-200, not NaN",
+           "key 0 scores about -4e3 with softcap 30: tanh saturates there (slope below 1e-100), the other keys carry "
+           "the gradient, which must stay finite",
            "softcap_saturated", {"softcap_saturated"});
-  for (auto* t : {&s.last().inputs["q"], &s.last().inputs["k"]})
-    for (auto& x : t->values) x = reference::format_scalar(std::stod(x) * 64, 17);
+  {
+    auto& c = s.last();
+    for (auto& x : c.inputs["q"].values) x = reference::format_scalar(std::fabs(std::stod(x)), 17);
+    for (int d = 0; d < 4; ++d) {
+      auto& x = c.inputs["k"].values[static_cast<std::size_t>(d)];
+      x = reference::format_scalar(-8192 * std::fabs(std::stod(x)), 17);
+    }
+  }
   // lse: a fully masked row, and scores of about 2e3 (exp overflows without the max shift).
   s.random("attention", {{"seq", "3"}, {"seq_kv", "4"}, {"d_k", "4"}}, {{"return_lse", "true"}}, {0},
            "lse with query row 1 fully masked: lse = -inf there, zero gradient", "lse_fully_masked",
@@ -131,9 +140,11 @@ void notes(flag_notes_builder& n) {
         "Capping after adding the mask caps the mask's finite biases too; forgetting the cap leaves the scores "
         "uncapped. Both change the result here.");
   n.add("softcap_saturated", "edge_case",
-        "Scores of up to about 8e3 against softcap 30: tanh saturates, so the capped scores sit at ±30 and their "
-        "slope 1/cosh²(s/c) falls below 1e-200. Gradients through them are tiny or 0, never NaN (1 - tanh² computed in the "
-        "working precision is 0 here, which is within tolerance).");
+        "Scores of about -4e3 against softcap 30: tanh has saturated, the capped scores sit at -30 and their slope "
+        "1/cosh²(s/c) is below 1e-100, so the gradient through them is about 0 while the other keys carry it. It must "
+        "stay finite: a slope formed from exp(2s/c) overflows to inf/inf = NaN there. (The slope as 1 - tanh² in the "
+        "working precision is exactly 0 here, harmless next to the other keys' terms: Hugging Face's Gemma 2 and "
+        "FlashAttention's backward use it.)");
   n.add("lse_fully_masked", "edge_case",
         "The logsumexp of a fully masked row is -inf (an empty sum), its gradient is 0. Safe implementations that "
         "fill such rows with 0 weights must still report lse = -inf (FlashAttention's convention), not 0 or NaN.");

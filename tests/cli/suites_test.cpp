@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(bad_generation_requests_exit_2) {
   for (const std::string args : {"gen --op nope", "gen --op linear --shape q=1", "gen --op linear --shape n=-1",
                                  "gen --op linear --shape n=0", "gen --op linear --shape in_features=1048576,out_features=1048576",
                                  "gen --op linear --shape n=99999999999", "gen --op linear --param bias=1",
-                                 "gen --op gelu --param approximate=fast", "gen --suite nope", "gen --op attention --param causal=true --shape seq=3,seq_kv=4",
+                                 "gen --op gelu --param approximate=fast", "gen --suite nope", "gen --op attention --param causal=true --shape seq=5,seq_kv=4",
+                                 "gen --op attention --param causal=true --param window=0", "gen --op attention --param window=2",
                                  "gen --suite examples --shard 2/2"}) {
     auto r = run_gradspec(args + out);
     BOOST_TEST(r.code == 2, args << ": " << r.output);

@@ -172,7 +172,7 @@ def check_case(case):
             i = worst[1]
             warns.append(f"warn: intermediates.{name}[{i}]: {worst[0]:.1f} digits: gradspec {mp.nstr(wvals[i], 30)} "
                          f"vs mpmath {mp.nstr(gvals[i], 30)}")
-    if op == "attention" and "mask" in inputs:
+    if op in ("attention", "grouped_query_attention") and "mask" in inputs:
         ms, mv = inputs["mask"]
         tk = ms[-1]
         if any(all(mp.isinf(v) and v < 0 for v in mv[r:r + tk]) for r in range(0, len(mv), tk)) \

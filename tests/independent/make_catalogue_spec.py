@@ -127,8 +127,10 @@ def relu_safe_ffn(rng, x, c, f, prefix, tries=1000):
 def build_cases():
     cases = []
 
-    def add(cid, op, comment, params, inputs):
+    def add(cid, op, comment, params, inputs, flags=None):
         case = {"id": cid, "op": op, "comment": comment, "params": params, "inputs": inputs}
+        if flags:
+            case["flags"] = flags
         cases.append(case)
 
     # ---- linear
@@ -367,6 +369,74 @@ def build_cases():
         {"activation": "gelu_tanh"}, 1603, [2, 3], 3, 4, gate_kmax=128)
     gff("gated_feed_forward/silu_batch/0", "SwiGLU, explicit activation, batch axes [2, 2] of x[2,3], C 3, F 8",
         {"activation": "silu"}, 1604, [2, 2, 2, 3], 3, 8)
+
+    # ---- attention, catalogue v2 params: causal with a KV cache (Tq < Tk, aligned bottom-right),
+    # sliding window, softcap, return_lse
+    def att(cid, comment, params, seed, lead, tq, tk, d, dv, mask=None, flags=None, qk=(64, 64)):
+        """q, k values k/denom with |k| <= kmax (qk = (kmax, denom)); v, as always, in [-1, 1]."""
+        r = Random(seed)
+        inputs = {"q": tensor(lead + [tq, d], grid(r, lead + [tq, d], *qk)),
+                  "k": tensor(lead + [tk, d], grid(r, lead + [tk, d], *qk)),
+                  "v": tensor(lead + [tk, dv], grid(r, lead + [tk, dv]))}
+        if mask is not None:
+            inputs["mask"] = {"shape": [tq, tk], "values": mask}
+        add(cid, "attention", comment, params, inputs, flags)
+    att("attention/causal_decode/0", "v2: one decode step with a KV cache, Tq 1 of Tk 5, causal (sees all 5 keys), return_lse, batch [2]",
+        {"causal": True, "return_lse": True}, 1701, [2], 1, 5, 4, 3)
+    att("attention/causal_bottom_right/0",
+        "v2: causal Tq 3 < Tk 7 aligned bottom-right (row i sees keys 0..4 + i; top-left would see 0..i), with an additive mask",
+        {"causal": True}, 1702, [], 3, 7, 4, 3,
+        mask=["0", "-0.5", "0", "0.25", "0", "-inf", "-inf",
+              "-inf", "0", "0", "0", "-1", "0", "-inf",
+              "0.5", "0", "-inf", "0", "0", "0", "0"])
+    att("attention/window/0", "v2: sliding window 3 (p - 3 < j <= p), causal, T 6, batch [2]",
+        {"causal": True, "window": 3}, 1703, [2], 6, 6, 4, 2)
+    att("attention/window_1/0", "v2: window 1 (each query sees only itself: out = v, lse = the diagonal score), return_lse",
+        {"causal": True, "window": 1, "return_lse": True}, 1704, [], 4, 4, 3, 2)
+    att("attention/window_ge_t/0", "v2: window 5 >= T 4 (no effect: plain causal), return_lse",
+        {"causal": True, "window": 5, "return_lse": True}, 1705, [], 4, 4, 3, 2)
+    att("attention/window_decode/0", "v2: window 3 with a KV cache, Tq 2 of Tk 6 (row 0 at position 4 sees keys 2..4, row 1 sees 3..5)",
+        {"causal": True, "window": 3}, 1706, [], 2, 6, 4, 2)
+    att("attention/softcap/0",
+        "v2: softcap 2.5 (a decimal string) on scores of a few units, before a finite additive mask and causal; return_lse",
+        {"causal": True, "softcap": "2.5", "return_lse": True}, 1707, [], 4, 4, 4, 3,
+        mask=["0", "-inf", "-inf", "-inf",
+              "1", "0", "-inf", "-inf",
+              "-0.5", "0", "0.75", "-inf",
+              "0", "-inf", "0", "-2"], qk=(48, 16))
+    att("attention/softcap_large/0", "v2: scores near 1e4 capped at 50 (tanh saturates: q and k gradients ~ 0), return_lse, batch [2]",
+        {"softcap": 50, "return_lse": True}, 1708, [2], 3, 4, 2, 2, qk=(96, 1))
+    att("attention/lse_masked_row/0",
+        "v2: return_lse with row 1 fully masked (lse -inf, zero gradient) and masked keys elsewhere",
+        {"return_lse": True}, 1709, [], 3, 4, 3, 2,
+        mask=["0", "-inf", "0.5", "0",
+              "-inf", "-inf", "-inf", "-inf",
+              "-inf", "0", "0", "-0.25"], flags=["fully_masked_row"])
+    att("attention/lse_large/0", "v2: return_lse of scores near 1e4 without softcap (lse ~ 1e4: overflows unless max-shifted)",
+        {"return_lse": True, "causal": True}, 1710, [], 3, 3, 2, 2, qk=(96, 1))
+
+    # ---- grouped_query_attention (catalogue v2): query head h reads key/value head h // (Hq/Hkv)
+    def gqa(cid, comment, params, seed, lead, hq, hkv, tq, tk, d, dv, mask=None, flags=None, qk=(64, 64)):
+        r = Random(seed)
+        inputs = {"q": tensor(lead + [hq, tq, d], grid(r, lead + [hq, tq, d], *qk)),
+                  "k": tensor(lead + [hkv, tk, d], grid(r, lead + [hkv, tk, d], *qk)),
+                  "v": tensor(lead + [hkv, tk, dv], grid(r, lead + [hkv, tk, dv]))}
+        if mask is not None:
+            inputs["mask"] = {"shape": [tq, tk], "values": mask}
+        add(cid, "grouped_query_attention", comment, params, inputs, flags)
+    gqa("grouped_query_attention/mqa/0", "multi-query: Hkv 1 of Hq 4, T 3, D 4, batch [2], default params",
+        {}, 1801, [2], 4, 1, 3, 3, 4, 4)
+    gqa("grouped_query_attention/hkv2_causal_decode/0",
+        "Hkv 2 of Hq 4 (heads 0,1 read kv 0; 2,3 read kv 1: h % Hkv would differ), causal Tq 2 of Tk 5, return_lse, batch [2], Dv 3",
+        {"causal": True, "return_lse": True}, 1802, [2], 4, 2, 2, 5, 4, 3)
+    gqa("grouped_query_attention/window_softcap_mask/0",
+        "Hkv 2 of Hq 4, causal, window 2, softcap 1.5, a mask whose row 0 is fully masked, return_lse, no batch axes",
+        {"causal": True, "window": 2, "softcap": "1.5", "return_lse": True}, 1803, [], 4, 2, 3, 3, 4, 2,
+        mask=["-inf", "-inf", "-inf",
+              "0", "0.5", "-inf",
+              "0", "-0.25", "0"], flags=["fully_masked_row"], qk=(48, 16))
+    gqa("grouped_query_attention/hkv_eq_hq/0", "Hkv = Hq = 2 (plain multi-head), batch axes [2, 2], scale 0.5, finite mask, Tq 2 != Tk 3",
+        {"scale": 0.5}, 1804, [2, 2], 2, 2, 2, 3, 2, 2, mask=["0", "-0.5", "0.25", "1", "0", "-1"])
 
     return cases
 

@@ -20,6 +20,10 @@ Conventions (CONTRACT.md):
   * attention: scores = q·kᵀ·scale + mask, softmax over keys, out = weights·v; masked_fill
     semantics: a key whose additive mask entry is -inf, or which causality hides (j > i), is
     excluded; a query row with no visible key gives a zero output row;
+  * attention v2: causal with Tq <= Tk aligned bottom-right (row i at position Tk - Tq + i),
+    sliding window (p - W < j <= p), softcap c·tanh(s/c) between the scale and the mask, lse output
+    (log-sum-exp of the final scores, -inf for a fully masked row); grouped_query_attention: query
+    head h reads key/value head floor(h / (Hq/Hkv));
   * multi-head: head h uses columns [h·C/H, (h+1)·C/H) of the projections, scale 1/sqrt(C/H),
     heads concatenated in order, then ·w_o + b_o;
   * LayerNorm: biased variance, eps inside the square root; RMSNorm x/sqrt(mean(x²)+eps)·gamma;
@@ -167,28 +171,40 @@ def rms_norm_rows(rows, gamma, eps, rec=None):
     return out
 
 
-def attention_2d(q, k, v, mask=None, causal=False, scale=None, rec=None):
+def attention_2d(q, k, v, mask=None, causal=False, scale=None, rec=None, window=None, softcap=None, lse=None):
     """q: Tq rows of D, k: Tk rows of D, v: Tk rows of Dv, mask: Tq rows of Tk (or None).
-    rec (optional dict) receives "scores" (rows of Tk, -inf where a key is hidden) and "weights"."""
+    rec (optional dict) receives "scores" (rows of Tk, -inf where a key is hidden) and "weights".
+
+    Catalogue v2 (CONTRACT.md): with a KV cache the queries are the last Tq of Tk positions, so
+    query row i sits at position p = Tk - Tq + i; causal lets it see key j iff j <= p (v1's j <= i
+    when Tq == Tk), a sliding window of W keys (with causal) also needs j > p - W. softcap c maps
+    the scaled score s to c·tanh(s/c) before the mask is added. lse (optional list) receives each
+    row's log(sum_j exp(s_ij)) over the visible keys, -inf for a row without one."""
     tq, tk = len(q), len(k)
     dv = len(v[0]) if v else 0
-    if causal and tq != tk:
-        raise ValueError("causal attention needs Tq == Tk")
+    if causal and tq > tk:
+        raise ValueError("causal attention needs Tq <= Tk")
+    if window is not None and (not causal or window < 1):
+        raise ValueError("window needs causal and W >= 1")
     if scale is None:
         scale = 1 / mp.sqrt(len(q[0]))
     out = []
     for i in range(tq):
+        pos = tk - tq + i
         keys, scores = [], []
         srow = [NEG_INF] * tk
         for j in range(tk):
-            if causal and j > i:
+            if causal and j > pos:
                 continue
+            if window is not None and j <= pos - window:
+                continue
+            if mask is not None and is_neg_inf(mask[i][j]):
+                continue  # masked_fill: key excluded, whatever q·k is
             s = dot(q[i], k[j]) * scale
+            if softcap is not None:
+                s = softcap * mp.tanh(s / softcap)
             if mask is not None:
-                m = mask[i][j]
-                if is_neg_inf(m):
-                    continue  # masked_fill: key excluded
-                s = s + m
+                s = s + mask[i][j]
             keys.append(j)
             scores.append(s)
             srow[j] = s
@@ -200,6 +216,9 @@ def attention_2d(q, k, v, mask=None, causal=False, scale=None, rec=None):
                 wrow[j] = wj
                 for c in range(dv):
                     row[c] += wj * v[j][c]
+        if lse is not None:
+            # at 80 digits exp of a score near 1e4 is an ordinary number: no shift needed here
+            lse.append(mp.log(sum(mp.exp(x) for x in scores)) if keys else NEG_INF)
         out.append(row)
         if rec is not None:
             rec.setdefault("scores", []).extend(srow)
@@ -428,6 +447,14 @@ def _mask_rows(I):
     return rows_of(m, ms[-1])
 
 
+def _attention_params(P):
+    """causal, scale, window, softcap, return_lse (v2 adds the last three)."""
+    window = P.get("window")
+    return dict(causal=bool(P.get("causal", False)), scale=real(P.get("scale"), None),
+                window=None if window is None else int(window), softcap=real(P.get("softcap"), None)), \
+        bool(P.get("return_lse", False))
+
+
 def op_attention(P, I, rec=None):
     qs, q = I["q"]
     ks, k = I["k"]
@@ -436,16 +463,52 @@ def op_attention(P, I, rec=None):
     tk, dv = ks[-2], vs[-1]
     nb = numel(qs[:-2])
     assert numel(ks[:-2]) == nb and numel(vs[:-2]) == nb, "attention: batch mismatch"
-    causal = bool(P.get("causal", False))
-    scale = real(P.get("scale"), None)
+    opts, return_lse = _attention_params(P)
     mask = _mask_rows(I)
-    out = []
+    out, lse = [], []
     for b in range(nb):
         qb = rows_of(q[b * tq * d:(b + 1) * tq * d], d)
         kb = rows_of(k[b * tk * d:(b + 1) * tk * d], d)
         vb = rows_of(v[b * tk * dv:(b + 1) * tk * dv], dv)
-        out.extend(flat(attention_2d(qb, kb, vb, mask=mask, causal=causal, scale=scale, rec=rec)))
-    return {"out": (qs[:-1] + [dv], out)}
+        out.extend(flat(attention_2d(qb, kb, vb, mask=mask, rec=rec, lse=lse, **opts)))
+    res = {"out": (qs[:-1] + [dv], out)}
+    if return_lse:
+        res["lse"] = (qs[:-1], lse)
+    return res
+
+
+def op_grouped_query_attention(P, I, rec=None):
+    """grouped_query_attention (v2): q [..., Hq, Tq, D], k [..., Hkv, Tk, D], v [..., Hkv, Tk, Dv];
+    the Hq query heads fall into Hkv consecutive groups of G = Hq/Hkv, and every head of group g
+    attends to key/value head g (multi-query when Hkv = 1). Per head, the attention of op_attention
+    with the same params and the shared [Tq, Tk] mask."""
+    qs, q = I["q"]
+    ks, k = I["k"]
+    vs, v = I["v"]
+    hq, tq, d = qs[-3:]
+    hkv, tk = ks[-3], ks[-2]
+    dv = vs[-1]
+    if qs[:-3] != ks[:-3] or qs[:-3] != vs[:-3] or vs[-3] != hkv or vs[-2] != tk or ks[-1] != d:
+        raise ValueError("grouped_query_attention: shapes of q, k, v do not fit")
+    if hkv < 1 or hq % hkv:
+        raise ValueError("grouped_query_attention: Hq must be a multiple of Hkv")
+    group = hq // hkv
+    opts, return_lse = _attention_params(P)
+    mask = _mask_rows(I)
+    out, lse = [], []
+    for b in range(numel(qs[:-3])):
+        for h in range(hq):
+            g = h // group  # the key/value head of query head h
+            qo = (b * hq + h) * tq * d
+            ko = (b * hkv + g) * tk * d
+            vo = (b * hkv + g) * tk * dv
+            o = attention_2d(rows_of(q[qo:qo + tq * d], d), rows_of(k[ko:ko + tk * d], d),
+                             rows_of(v[vo:vo + tk * dv], dv), mask=mask, rec=rec, lse=lse, **opts)
+            out.extend(flat(o))
+    res = {"out": (qs[:-1] + [dv], out)}
+    if return_lse:
+        res["lse"] = (qs[:-1], lse)
+    return res
 
 
 def _weights(I):
@@ -621,6 +684,7 @@ OPS = {
     "layer_norm": op_layer_norm,
     "rms_norm": op_rms_norm,
     "attention": op_attention,
+    "grouped_query_attention": op_grouped_query_attention,
     "multi_head_attention": op_multi_head_attention,
     "feed_forward": op_feed_forward,
     "cross_entropy": op_cross_entropy,
@@ -644,7 +708,7 @@ def _catalogue_tensor(op, group, name):
 
 def forward(op, params, inputs, rec=None):
     """rec: an optional dict that receives the op's intermediates as flat row-major lists
-    (layer_norm mean/rstd, rms_norm rstd, attention scores/weights, multi_head_attention
+    (layer_norm mean/rstd, rms_norm rstd, attention and grouped_query_attention scores/weights, multi_head_attention
     weights [.., H, Tq, Tk]/concat, feed_forward pre_activation/hidden,
     gated_feed_forward gate/up/hidden, cross_entropy log_probs,
     encoder_layer h, decoder_layer h1/h2, transformer memory = the normed encoder output)."""

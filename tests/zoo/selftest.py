@@ -7,7 +7,8 @@
 2. Known values computed by hand (float64): linear, softmax, LayerNorm, gelu, silu, attention,
    cross-entropy, embedding, masking.
 3. Gradients of --bug none against central finite differences (float64, h = 1e-6, rtol 1e-5)
-   for every op it lists, including masked, causal, cross and batched attention.
+   for every op it lists, including masked, causal, cross and batched attention, the catalogue v2
+   attention params (causal Tq < Tk, window, softcap, lse) and grouped-query attention.
 4. Every planted bug shows its symptom on a small probe where --bug none does not.
 5. float32 requests come back with float32 values.
 
@@ -132,8 +133,8 @@ def test_protocol(ad):
     check(h.get("adapter") == "gradspec-adapter/1", "handshake: protocol gradspec-adapter/1")
     check(h.get("implementation") == {"name": "zoo", "version": "none"}, "handshake: implementation zoo / none")
     check(h.get("dtypes") == ["float64", "float32"], "handshake: dtypes float64, float32")
-    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 15,
-          f"handshake: 15 ops of the catalogue: {h.get('ops')}")
+    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 16,
+          f"handshake: 16 ops of the catalogue: {h.get('ops')}")
     r = ad.send_raw("this is not json")
     check("error" in r, "garbage line: answered with an error")
     r = ad.ask("transformer", {}, rid="unsupported")
@@ -344,6 +345,14 @@ def test_finite_differences(ad):
     mask = [[0.0, "-inf", -0.5, 0.0], ["-inf", "-inf", "-inf", "-inf"], [0.25, 0.0, "-inf", 0.0]]
     fd_check(ad, "attention mask with a fully masked row", "attention", {},
              {"q": u(2, 3, 2), "k": u(2, 4, 2), "v": u(2, 4, 2), "mask": mask}, rng)
+    fd_check(ad, "attention v2: causal Tq 3 < Tk 5, window 2, softcap 1.5, lse, batch [2]", "attention",
+             {"causal": True, "window": 2, "softcap": 1.5, "return_lse": True},
+             {"q": u(2, 3, 4) * 2, "k": u(2, 5, 4) * 2, "v": u(2, 5, 3),
+              "mask": [[0.0, 0.5, 0.0, "-inf", 0.0], [0.0, 0.0, -0.25, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0]]}, rng)
+    fd_check(ad, "grouped_query_attention Hq 4, Hkv 2, causal decode Tq 2 < Tk 4, lse, batch [2]", "grouped_query_attention",
+             {"causal": True, "return_lse": True}, {"q": u(2, 4, 2, 3), "k": u(2, 2, 4, 3), "v": u(2, 2, 4, 2)}, rng)
+    fd_check(ad, "grouped_query_attention MQA, softcap 1, mask", "grouped_query_attention", {"softcap": 1.0, "scale": 2.0},
+             {"q": u(4, 3, 2), "k": u(1, 3, 2), "v": u(1, 3, 2), "mask": [[0.0, "-inf", 0.5], [0.0, 0.0, 0.0], [-1.0, 0.0, "-inf"]]}, rng)
 
     def mha_inputs(C, memory=None):
         d = {"x": u(2, 3, C)}
@@ -444,6 +453,28 @@ PROBES = {
     "glu_gate_up_swapped": ("gated_feed_forward", {"x": [[1.0]], "w_gate": [[2.0]], "w_up": [[1.0]], "w_down": [[1.0]]}, {}, {},
                             "float64", "outputs.y", lambda good, bad: close(good, [[2 / (1 + math.exp(-2))]])
                             and close(bad, [[2 / (1 + math.exp(-1))]])),
+    # Hq 4, Hkv 2, q = k = 0 (uniform weights), kv head 0 holds 1s, kv head 1 2s: heads 0, 1 read kv 0
+    # and give 1, heads 2, 3 give 2; h % 2 gives 1, 2, 1, 2
+    "gqa_head_modulo": ("grouped_query_attention", {"q": np.zeros((4, 1, 1)), "k": np.zeros((2, 2, 1)), "v": [[[1.0], [1.0]], [[2.0], [2.0]]]},
+                        {}, {}, "float64", "outputs.out", lambda good, bad: close(good.ravel(), [1, 1, 2, 2]) and close(bad.ravel(), [1, 2, 1, 2])),
+    # the same with dout = 1: each of the 2 heads of a group puts weight 1/2 on each key: dv = 1 summed, 1/2 from one head
+    "gqa_dkv_not_summed": ("grouped_query_attention", {"q": np.zeros((4, 1, 1)), "k": np.zeros((2, 2, 1)), "v": [[[1.0], [1.0]], [[2.0], [2.0]]]},
+                           {}, {"out": np.ones((4, 1, 1))}, "float64", "gradients.v",
+                           lambda good, bad: close(good.ravel(), [1, 1, 1, 1]) and close(bad.ravel(), [0.5] * 4)),
+    # one decode step (Tq 1 of Tk 3), q = k = 0: bottom-right it sees all 3 keys (mean 3), top-left only key 0
+    "causal_top_left": ("attention", {"q": [[0.0]], "k": [[0.0], [0.0], [0.0]], "v": [[1.0], [2.0], [6.0]]}, {"causal": True}, {},
+                        "float64", "outputs.out", lambda good, bad: close(good, [[3.0]]) and close(bad, [[1.0]])),
+    # window 1: each query sees only itself (out = v); W + 1 keys average two
+    "window_off_by_one": ("attention", {"q": np.zeros((3, 1)), "k": np.zeros((3, 1)), "v": [[1.0], [2.0], [6.0]]},
+                          {"causal": True, "window": 1}, {}, "float64", "outputs.out",
+                          lambda good, bad: close(good.ravel(), [1, 2, 6]) and close(bad.ravel(), [1, 1.5, 4])),
+    # key 1 masked, softcap 1: capping -inf gives -1, so key 1 gets weight e^-1 / (e^tanh(1) + e^-1)
+    "softcap_after_mask": ("attention", {"q": [[1.0]], "k": [[1.0], [1.0]], "v": [[0.0], [1.0]], "mask": [[0.0, "-inf"]]},
+                           {"softcap": 1, "scale": 1}, {}, "float64", "outputs.out",
+                           lambda good, bad: close(good, [[0.0]]) and close(bad, [[math.exp(-1) / (math.exp(math.tanh(1)) + math.exp(-1))]])),
+    # scores 10000 and 9900: exp(10000) overflows float64 without the shift
+    "lse_without_max_shift": ("attention", {"q": [[100.0]], "k": [[100.0], [99.0]], "v": [[1.0], [2.0]]}, {"scale": 1, "return_lse": True},
+                              {}, "float64", "outputs.lse", lambda good, bad: close(good, [10000.0]) and np.all(np.isinf(bad))),
 }
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The gradspec bug zoo: a numpy implementation of 15 catalogue ops, correct or with one planted bug.
+"""The gradspec bug zoo: a numpy implementation of 16 catalogue ops, correct or with one planted bug.
 
     zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
 
@@ -16,8 +16,10 @@ forward pass, and a bug that changes the forward pass changes the backward pass 
 buggy code is differentiated as written), except for the bugs that live in the backward pass itself.
 
 The correct code (--bug none) follows the contract: y = x·W + b with W [in, out]; any leading batch
-axes; attention scores = q·kᵀ·scale + mask with masked_fill semantics for -inf entries and causal
-(j <= i) masking, safe softmax (fully masked row -> zero output and gradients); MHA heads are
+axes; attention scores = q·kᵀ·scale (softcap c·tanh(s/c)) + mask with masked_fill semantics for -inf
+entries, causal masking aligned bottom-right (row i at position p = Tk - Tq + i sees j <= p) and the
+sliding window (j > p - W), safe softmax (fully masked row -> zero output and gradients), lse
+max-shifted; grouped-query attention reads kv head h // (Hq/Hkv) and sums dk, dv over each group; MHA heads are
 contiguous column blocks, scale 1/sqrt(C/H); LayerNorm with biased variance and eps inside the
 root; relu'(0) = 0; cross-entropy with PyTorch semantics.
 
@@ -62,6 +64,12 @@ BUGS = {
     "rope_frequencies_over_d": "partial rope takes its frequencies over the head dimension D instead of R",
     "rms_norm_without_offset": "RMSNorm ignores gamma_offset (Gemma weights in a LLaMA RMSNorm)",
     "glu_gate_up_swapped": "gated_feed_forward applies the activation to x·w_up and multiplies x·w_gate (LLaMA w1/w3 swapped)",
+    "gqa_head_modulo": "grouped_query_attention: query head h reads key/value head h % H_kv instead of h // (H_q/H_kv)",
+    "gqa_dkv_not_summed": "grouped_query_attention: dk, dv of a key/value head taken from one query head of its group (the last) instead of summed",
+    "causal_top_left": "causal attention with T_q < T_k aligned top-left (query i sees keys j <= i, as SDPA's is_causal) instead of bottom-right",
+    "window_off_by_one": "sliding window lets query p see W + 1 keys (p - W <= j <= p)",
+    "softcap_after_mask": "softcap applied after the mask: c·tanh of the masked scores (a hidden key's -inf becomes -c)",
+    "lse_without_max_shift": "lse = log(sum(exp(s))) without subtracting the row max (exp overflows)",
 }
 
 
@@ -267,31 +275,71 @@ def masked_matmul(a, b, hidden):
     return terms.sum(axis=-2)
 
 
-def attention_core(ctx, q, k, v, mask, causal, scale):
-    """-> out, backward(dout) -> (dq, dk, dv). q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv]."""
-    dt = ctx.dt
-    tq, tk = q.shape[-2], k.shape[-2]
-    if k.shape[-1] != q.shape[-1] or v.shape[-2] != tk:
-        raise BadRequest(f"inputs: q {list(q.shape)}, k {list(k.shape)}, v {list(v.shape)} do not fit")
-    sc = ctx.c(scale)
-    scores = fwd_matmul(ctx, q, np.swapaxes(k, -1, -2)) * sc
+def hidden_keys(ctx, mask, causal, window, tq, tk):
+    """[Tq, Tk] bool, True where query i may not see key j: the mask is -inf, causality hides it
+    (query row i sits at position p = Tk - Tq + i, aligned bottom-right as with a KV cache, and sees
+    j <= p), or the sliding window does (j <= p - W: W keys, itself included).
+    Bugs: causal_off_by_one hides j >= p; causal_top_left puts row i at position i (what SDPA's
+    is_causal does: a decode step sees too few keys); window_off_by_one hides only j < p - W (W + 1 keys)."""
     hidden = np.zeros((tq, tk), dtype=bool)
     if mask is not None:
         if tuple(mask.shape) != (tq, tk):
             raise BadRequest(f"inputs/mask: expected shape [{tq}, {tk}], got {list(mask.shape)}")
         hidden = np.isneginf(mask)
-        scores = scores + np.where(hidden, dt(0), mask)
     if causal:
-        if tq != tk:
-            raise BadRequest(f"params/causal: needs T_q == T_k, got {tq} and {tk}")
-        if ctx.bug == "causal_off_by_one":
-            hidden = hidden | np.triu(np.ones((tq, tk), dtype=bool), 0)
-        else:
-            hidden = hidden | np.triu(np.ones((tq, tk), dtype=bool), 1)
+        if tq > tk:
+            raise BadRequest(f"params/causal: needs T_q <= T_k, got {tq} and {tk}")
+        shift = 0 if ctx.bug == "causal_top_left" else tk - tq
+        p = np.arange(tq)[:, None] + shift
+        j = np.arange(tk)[None, :]
+        hidden = hidden | ((j >= p) if ctx.bug == "causal_off_by_one" else (j > p))
+        if window is not None:
+            hidden = hidden | ((j < p - window) if ctx.bug == "window_off_by_one" else (j <= p - window))
+    elif window is not None:
+        raise BadRequest("params/window: needs causal")
+    return hidden
+
+
+def softcap_fwd(ctx, s, cap):
+    """-> c·tanh(s/c) and its derivative sech²(s/c), the latter as 4e^(-2|u|)/(1 + e^(-2|u|))², which
+    keeps its digits where tanh saturates (1 - tanh² cancels there); 0 at s = ±inf."""
+    c = ctx.c(cap)
+    u = s / c
+    e = np.exp(ctx.c(-2) * np.abs(u))
+    return c * np.tanh(u), ctx.c(4) * e / ((ctx.c(1) + e) * (ctx.c(1) + e))
+
+
+def attention_core(ctx, q, k, v, mask, causal, scale, window=None, softcap=None, want_lse=False):
+    """-> out, lse (None unless want_lse), backward(dout, dlse=None) -> (dq, dk, dv), hidden.
+    q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv].
+
+    scores = q·kᵀ·scale, then softcap c·tanh(s/c), then the finite mask added and hidden keys set to
+    -inf (masked_fill); weights = safe softmax; out = weights·v; lse = m + log(sum exp(s - m)), m the
+    row max (-inf for a row with every key hidden). The lse cotangent reaches the scores as
+    dlse_i·weights_ij. Bugs: softcap_after_mask caps the masked scores (-inf becomes -c: hidden keys
+    get weight); lse_without_max_shift sums exp(s) unshifted (overflow)."""
+    dt = ctx.dt
+    tq, tk = q.shape[-2], k.shape[-2]
+    if k.shape[-1] != q.shape[-1] or v.shape[-2] != tk:
+        raise BadRequest(f"inputs: q {list(q.shape)}, k {list(k.shape)}, v {list(v.shape)} do not fit")
+    sc = ctx.c(scale)
+    raw = fwd_matmul(ctx, q, np.swapaxes(k, -1, -2)) * sc
+    hidden = hidden_keys(ctx, mask, causal, window, tq, tk)
+    cap_late = softcap is not None and ctx.bug == "softcap_after_mask"
+    scores, dcap = raw, None
+    if softcap is not None and not cap_late:
+        scores, dcap = softcap_fwd(ctx, raw, softcap)
+    if mask is not None:
+        scores = scores + np.where(np.isneginf(mask), dt(0), mask)
+    if cap_late:
+        with np.errstate(invalid="ignore"):
+            scores, dcap = softcap_fwd(ctx, np.where(hidden, dt(-np.inf), scores), softcap)
+        hidden = np.zeros((tq, tk), dtype=bool)  # nothing is -inf any more: every key takes part
 
     if ctx.bug == "mask_after_softmax":
         p = softmax_fwd(ctx, scores)
         weights = np.where(hidden, dt(0), p)
+        masked = np.where(hidden, dt(-np.inf), scores)
     else:
         masked = np.where(hidden, dt(-np.inf), scores)
         if ctx.bug == "nan_fully_masked":
@@ -302,18 +350,36 @@ def attention_core(ctx, q, k, v, mask, causal, scale):
             weights = softmax_fwd(ctx, masked)
     out = masked_matmul(weights, v, hidden)
 
-    def backward(dout):
+    lse, lse_weights = None, weights
+    if want_lse:
+        m = np.max(masked, axis=-1, keepdims=True)
+        dead = np.isneginf(m)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if ctx.bug == "lse_without_max_shift":
+                e = np.exp(masked)
+                total = np.sum(e, axis=-1, keepdims=True)
+                lse = np.log(total)[..., 0]
+                lse_weights = e / total  # the VJP of the unshifted formula: inf/inf = NaN once it overflows
+            else:
+                m0 = np.where(dead, dt(0), m)
+                lse = np.where(dead, dt(-np.inf), m0 + np.log(np.sum(np.exp(masked - m0), axis=-1, keepdims=True)))[..., 0]
+
+    def backward(dout, dlse=None):
         dv = np.matmul(np.swapaxes(weights, -1, -2), dout)
         dw = np.where(hidden, dt(0), np.matmul(dout, np.swapaxes(v, -1, -2)))
         if ctx.bug == "mask_after_softmax":
             ds = softmax_bwd(ctx, p, dw)
         else:  # (nan_fully_masked: the NaN weights of a dead row flow on into dq, dk, dv)
             ds = softmax_bwd(ctx, weights, dw)
+        if dlse is not None:
+            ds = ds + np.where(lse_weights != 0, dlse[..., None] * lse_weights, dt(0))
+        if dcap is not None:  # (a NaN score behind the mask has a NaN dcap: it must not meet ds = 0)
+            ds = np.where(hidden | (dcap == 0), dt(0), ds * dcap)
         dq = masked_matmul(ds, k, hidden) * sc
         dk = np.matmul(np.swapaxes(ds, -1, -2), q) * sc
         return unbroadcast(dq, q.shape), unbroadcast(dk, k.shape), unbroadcast(dv, v.shape)
 
-    return out, backward, hidden
+    return out, lse, backward, hidden
 
 
 def default_scale(ctx, d):
@@ -322,19 +388,66 @@ def default_scale(ctx, d):
     return 1.0 / math.sqrt(d)
 
 
+def attention_params(r):
+    """causal, scale (None: default), window, softcap, return_lse (the last three: catalogue v2)."""
+    window = r.integer("window", None)
+    if window is not None and window < 1:
+        raise BadRequest(f"params/window: must be at least 1, got {window}")
+    softcap = r.real("softcap", None)
+    if softcap is not None and not softcap > 0:
+        raise BadRequest(f"params/softcap: must be positive, got {softcap}")
+    return r.boolean("causal", False), r.real("scale", None), window, softcap, r.boolean("return_lse", False)
+
+
+def attention_answer(r, q, k, v, mask, params):
+    """Runs attention_core with the request's params and cotangents -> outputs, (dq, dk, dv)."""
+    causal, scale, window, softcap, return_lse = params
+    if scale is None:
+        scale = default_scale(r.ctx, q.shape[-1])
+    out, lse, backward, _ = attention_core(r.ctx, q, k, v, mask, causal, scale, window, softcap, return_lse)
+    outputs = {"out": out}
+    if return_lse:
+        outputs["lse"] = lse
+    return outputs, backward(r.cot("out", out), r.cot("lse", lse) if return_lse else None)
+
+
 def op_attention(r):
+    q, k, v = r.input("q"), r.input("k"), r.input("v")
+    mask = r.input("mask", optional=True)
+    params = attention_params(r)
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise BadRequest("inputs: q, k, v must be [..., T, D]")
+    outputs, (dq, dk, dv) = attention_answer(r, q, k, v, mask, params)
+    return outputs, {"q": dq, "k": dk, "v": dv}
+
+
+def op_grouped_query_attention(r):
+    # Query head h reads key/value head h // G, G = Hq/Hkv (the kv heads repeated G times in place,
+    # as repeat_kv); dk, dv of a kv head are the sums over its G query heads.
+    # Bugs: gqa_head_modulo reads kv head h % Hkv; gqa_dkv_not_summed assigns each query head's dk,
+    # dv to its kv head in turn (the last head of the group wins) instead of adding them.
     ctx = r.ctx
     q, k, v = r.input("q"), r.input("k"), r.input("v")
     mask = r.input("mask", optional=True)
-    causal = r.boolean("causal", False)
-    scale = r.real("scale", None)
-    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
-        raise BadRequest("inputs: q, k, v must be [..., T, D]")
-    if scale is None:
-        scale = default_scale(ctx, q.shape[-1])
-    out, backward, _ = attention_core(ctx, q, k, v, mask, causal, scale)
-    dq, dk, dv = backward(r.cot("out", out))
-    return {"out": out}, {"q": dq, "k": dk, "v": dv}
+    params = attention_params(r)
+    if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
+        raise BadRequest("inputs: q, k, v must be [..., H, T, D]")
+    if k.shape[:-3] != q.shape[:-3] or v.shape[:-3] != q.shape[:-3]:
+        raise BadRequest(f"inputs: batch axes of q {list(q.shape)}, k {list(k.shape)}, v {list(v.shape)} differ")
+    hq, hkv = q.shape[-3], k.shape[-3]
+    if v.shape[-3] != hkv or hkv < 1 or hq % hkv:
+        raise BadRequest(f"inputs: H_q = {hq} must be a multiple of H_kv = {hkv} (k and v alike)")
+    group = hq // hkv
+    src = [h % hkv if ctx.bug == "gqa_head_modulo" else h // group for h in range(hq)]
+    outputs, (dq, dkx, dvx) = attention_answer(r, q, np.take(k, src, axis=-3), np.take(v, src, axis=-3), mask, params)
+    dk, dv = np.zeros_like(k), np.zeros_like(v)
+    for h, g in enumerate(src):
+        if ctx.bug == "gqa_dkv_not_summed":
+            dk[..., g, :, :], dv[..., g, :, :] = dkx[..., h, :, :], dvx[..., h, :, :]
+        else:
+            dk[..., g, :, :] += dkx[..., h, :, :]
+            dv[..., g, :, :] += dvx[..., h, :, :]
+    return outputs, {"q": dq, "k": dk, "v": dv}
 
 
 def split_heads(ctx, t, heads):
@@ -380,6 +493,8 @@ def op_multi_head_attention(r):
     if memory is not None and (memory.ndim != x.ndim or memory.shape[:-2] != x.shape[:-2] or memory.shape[-1] != C):
         raise BadRequest(f"inputs/memory: shape {list(memory.shape)} does not fit x {list(x.shape)}")
     tq, tk = x.shape[-2], src.shape[-2]
+    if causal and tq != tk:
+        raise BadRequest(f"params/causal: needs T_q == T_k, got {tq} and {tk}")
 
     # Which query rows / key rows nothing can see (for NaN hygiene only).
     hid = np.zeros((tq, tk), dtype=bool)
@@ -394,7 +509,7 @@ def op_multi_head_attention(r):
     k = linear_fwd(ctx, xkv, w["w_k"], w["b_k"], "w_k")
     v = linear_fwd(ctx, xkv, w["w_v"], w["b_v"], "w_v")
     qh, kh, vh = (split_heads(ctx, t, heads) for t in (q, k, v))
-    att, att_bwd, _ = attention_core(ctx, qh, kh, vh, mask, causal, default_scale(ctx, C // heads))
+    att, _, att_bwd, _ = attention_core(ctx, qh, kh, vh, mask, causal, default_scale(ctx, C // heads))
     concat = merge_heads(ctx, att)
     y = linear_fwd(ctx, concat, w["w_o"], w["b_o"], "w_o")
 
