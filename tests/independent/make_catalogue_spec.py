@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes cases/specs/catalogue.json: a gradspec spec file (no "expected") covering catalogue v1 and the v2 ops written so far.
+"""Writes cases/specs/catalogue.json: a gradspec spec file (no "expected") covering catalogue v1 and v2.
 
 Deterministic: every case draws from its own random.Random(seed). All real inputs lie on the
 bfloat16 ∩ float16 grid (k/2^m with at most 8 significant bits), written as exact decimal strings.
@@ -437,6 +437,56 @@ def build_cases():
               "0", "-0.25", "0"], flags=["fully_masked_row"], qk=(48, 16))
     gqa("grouped_query_attention/hkv_eq_hq/0", "Hkv = Hq = 2 (plain multi-head), batch axes [2, 2], scale 0.5, finite mask, Tq 2 != Tk 3",
         {"scale": 0.5}, 1804, [2, 2], 2, 2, 2, 3, 2, 2, mask=["0", "-0.5", "0.25", "1", "0", "-1"])
+
+    # ---- llama_block and llama (catalogue v2): RMSNorm, RoPE'd causal grouped-query attention, w_o
+    # residual, RMSNorm, gated feed-forward residual; llama adds the embedding, the final norm, the
+    # projection (tied or not), logit soft-capping and the mean cross-entropy
+    def block_weights(r, c, f, hq, hkv, d, prefix=""):
+        return {prefix + "attn_norm.gamma": tensor([c], positive_gamma(r, c)),
+                prefix + "attn.w_q": tensor([c, hq * d], weight(r, [c, hq * d], kmax=64)),
+                prefix + "attn.w_k": tensor([c, hkv * d], weight(r, [c, hkv * d], kmax=64)),
+                prefix + "attn.w_v": tensor([c, hkv * d], weight(r, [c, hkv * d], kmax=64)),
+                prefix + "attn.w_o": tensor([hq * d, c], weight(r, [hq * d, c], kmax=64)),
+                prefix + "ffn_norm.gamma": tensor([c], positive_gamma(r, c)),
+                prefix + "ffn.w_gate": tensor([c, f], weight(r, [c, f], kmax=64)),
+                prefix + "ffn.w_up": tensor([c, f], weight(r, [c, f])),
+                prefix + "ffn.w_down": tensor([f, c], weight(r, [f, c]))}
+
+    r = Random(1901)
+    inputs = {"x": tensor([2, 4, 8], grid(r, [2, 4, 8]))}
+    inputs.update(block_weights(r, 8, 6, 4, 2, 2))
+    add("llama_block/gqa_window_softcap/0", "llama_block",
+        "Hkv 2 of Hq 4 (D 2), window 2, softcap 1.5, interleaved RoPE at positions 3..6, batch [2] of T 4, C 8, F 6",
+        {"heads": 4, "kv_heads": 2, "window": 2, "softcap": "1.5", "rope_style": "interleaved", "offset": 3}, inputs)
+    r = Random(1902)
+    inputs = {"x": tensor([3, 4], grid(r, [3, 4]))}
+    inputs.update(block_weights(r, 4, 4, 2, 1, 4))
+    add("llama_block/mqa_head_dim/0", "llama_block",
+        "multi-query, head_dim 4 with 2 heads on C 4 (Hq·D != C), GeGLU tanh, rope_base 500000, eps 0.001, T 3",
+        {"heads": 2, "kv_heads": 1, "head_dim": 4, "activation": "gelu_tanh", "rope_base": "500000", "eps": "0.001"},
+        inputs)
+
+    r = Random(2001)
+    c, f, v = 4, 4, 5
+    labels = [r.randrange(v) for _ in range(6)]
+    labels[4] = -100
+    inputs = {"ids": ints([2, 3], [r.randrange(v) for _ in range(6)]), "labels": ints([2, 3], labels),
+              "embed": tensor([v, c], grid(r, [v, c]))}
+    inputs.update(block_weights(r, c, f, 2, 2, 2, "blocks.0."))
+    inputs["norm.gamma"] = tensor([c], positive_gamma(r, c))
+    add("llama/tied_softcap_ignore/0", "llama",
+        "1 block, tied embeddings (embed's gradient: lookup plus projection), logit_softcap 2, ignore_index -100 on 1 of "
+        "6 labels, batch [2] of T 3, C 4, F 4, vocab 5, 2 heads",
+        {"layers": 1, "heads": 2, "tie_embeddings": True, "logit_softcap": "2", "ignore_index": -100}, inputs)
+    r = Random(2002)
+    inputs = {"ids": ints([3], [r.randrange(v) for _ in range(3)]), "labels": ints([3], [r.randrange(v) for _ in range(3)]),
+              "embed": tensor([v, c], grid(r, [v, c]))}
+    for layer in range(2):
+        inputs.update(block_weights(r, c, f, 2, 1, 2, f"blocks.{layer}."))
+    inputs["norm.gamma"] = tensor([c], positive_gamma(r, c))
+    inputs["lm_head"] = tensor([c, v], weight(r, [c, v], kmax=64))
+    add("llama/two_blocks_mqa/0", "llama", "2 blocks, multi-query (Hkv 1 of Hq 2), window 2, untied lm_head, T 3, C 4, F 4, vocab 5",
+        {"layers": 2, "heads": 2, "kv_heads": 1, "window": 2}, inputs)
 
     return cases
 

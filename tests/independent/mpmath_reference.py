@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent forward pass of every gradspec catalogue op (v1 and the v2 ops written so far), in mpmath at mp.dps = 80.
+"""Independent forward pass of every gradspec catalogue op (v1 and v2), in mpmath at mp.dps = 80.
 
 Written from ../../shared/design/CONTRACT.md only (not from the C++ reference), as a cross-check.
 Run with Debian's /usr/bin/python3 (python3-mpmath).
@@ -32,7 +32,11 @@ Conventions (CONTRACT.md):
   * post-LN: h = LN1(x + SA(x)); y = LN2(h + FFN(h)); pre-LN: h = x + SA(LN1(x)); y = h + FFN(LN2(h));
     decoder: causal self-attention, cross-attention block with LN2, FFN block with LN3;
   * transformer: embed·sqrt(C) + PE, encoder layers, enc_norm, decoder layers reading the normed
-    encoder output, dec_norm, logits = dec·out.w + out.b, loss = cross_entropy(logits, labels).
+    encoder output, dec_norm, logits = dec·out.w + out.b, loss = cross_entropy(logits, labels);
+  * llama_block: a = RMSNorm(x), q/k/v = a·w_q/w_k/w_v in heads of D columns, q and k turned by RoPE
+    (whole head, positions offset + t), causal grouped-query attention (window, softcap, 1/sqrt(D)),
+    h = x + concat·w_o, y = h + gated FFN(RMSNorm(h)); llama: embed[ids], the blocks, RMSNorm,
+    logits = ·lm_head or ·embedᵀ (tied), c·tanh(logits/c) with logit_softcap, mean cross-entropy.
 """
 import json
 import os
@@ -649,6 +653,21 @@ def op_rope(P, I, rec=None):
     return {"y": (list(xs), out)}
 
 
+def gated_ffn_rows(rows, wg, wu, wd, c, f, act, rec=None):
+    """(act(x·w_gate) ⊙ (x·w_up))·w_down for each row x of C; weights [in, out] flat row-major."""
+    out = []
+    for r in rows:
+        gate = [dot(r, [wg[i * f + j] for i in range(c)]) for j in range(f)]
+        up = [dot(r, [wu[i * f + j] for i in range(c)]) for j in range(f)]
+        hidden = [act(g) * u for g, u in zip(gate, up)]
+        if rec is not None:
+            rec.setdefault("gate", []).extend(gate)
+            rec.setdefault("up", []).extend(up)
+            rec.setdefault("hidden", []).extend(hidden)
+        out.append([dot(hidden, [wd[j * c + k] for j in range(f)]) for k in range(c)])
+    return out
+
+
 def op_gated_feed_forward(P, I, rec=None):
     """gated_feed_forward (v2): SwiGLU/GeGLU (Shazeer 2020), no biases, weights [in, out]:
     y = (act(x·w_gate) ⊙ (x·w_up))·w_down; act silu (default), gelu (erf) or gelu_tanh, applied to
@@ -657,19 +676,124 @@ def op_gated_feed_forward(P, I, rec=None):
     act = ACTIVATIONS[P.get("activation", "silu") or "silu"]
     c = xs[-1]
     gs, wg = I["w_gate"]
-    f = gs[1]
-    wu, wd = I["w_up"][1], I["w_down"][1]
+    y = gated_ffn_rows(rows_of(x, c), wg, I["w_up"][1], I["w_down"][1], c, gs[1], act, rec=rec)
+    return {"y": (list(xs), flat(y))}
+
+
+def rope_head(vec, p, base, style):
+    """One head's features (all D of them) turned at position p: pair i ((i, i + D/2) for "half",
+    (2i, 2i + 1) for "interleaved") read as a + ib and multiplied by exp(i·p·base^(-2i/D))."""
+    d = len(vec)
+    out = list(vec)
+    for i in range(d // 2):
+        ia, ib = (i, i + d // 2) if style == "half" else (2 * i, 2 * i + 1)
+        z = mp.mpc(vec[ia], vec[ib]) * mp.expj(p * mp.power(base, mpf(-2 * i) / d))
+        out[ia], out[ib] = z.real, z.imag
+    return out
+
+
+def llama_block_options(P, c):
+    """The llama_block params of CONTRACT.md v2 with their defaults, for model width c."""
+    hq = int(P["heads"])
+    hkv = hq if P.get("kv_heads") is None else int(P["kv_heads"])
+    if P.get("head_dim") is None:
+        if c % hq:
+            raise ValueError("llama_block: heads must divide C when head_dim is not given")
+        d = c // hq
+    else:
+        d = int(P["head_dim"])
+    if hkv < 1 or hq % hkv:
+        raise ValueError("llama_block: heads must be a multiple of kv_heads")
+    if d % 2:
+        raise ValueError("llama_block: RoPE turns the whole head: head_dim must be even")
+    window = P.get("window")
+    if window is not None and int(window) < 1:
+        raise ValueError("llama_block: window must be >= 1")
+    return dict(hq=hq, hkv=hkv, d=d, base=real(P.get("rope_base"), mpf(10000)),
+                style=P.get("rope_style", "half") or "half", eps=real(P.get("eps"), mpf("1e-6")),
+                window=None if window is None else int(window), softcap=real(P.get("softcap"), None),
+                act=ACTIVATIONS[P.get("activation", "silu") or "silu"], offset=int(P.get("offset", 0) or 0))
+
+
+def llama_block_2d(x, W, prefix, o, rec=None):
+    """One llama_block on x (T rows of C), weights W[prefix + name], options o (llama_block_options):
+    a = RMSNorm(x); q, k, v = a·w_q, a·w_k, a·w_v split into heads of D columns; q and k turned by
+    RoPE at positions offset + t; query head h attends causally (window, softcap, scale 1/sqrt(D))
+    to key/value head h // (Hq/Hkv); h = x + concat·w_o; y = h + SwiGLU/GeGLU(RMSNorm(h)).
+    rec receives q and k after RoPE ([Hq, T, D], [Hkv, T, D]), attn_out [T, Hq·D] and h [T, C]."""
+    t_len, c = len(x), len(x[0])
+    hq, hkv, d = o["hq"], o["hkv"], o["d"]
+    a = rms_norm_rows(x, W[prefix + "attn_norm.gamma"], o["eps"])
+    q = lin_rows(a, W[prefix + "attn.w_q"], [c, hq * d], None)
+    k = lin_rows(a, W[prefix + "attn.w_k"], [c, hkv * d], None)
+    v = lin_rows(a, W[prefix + "attn.w_v"], [c, hkv * d], None)
+
+    def head(rows, h, turn):
+        cols = [r[h * d:(h + 1) * d] for r in rows]
+        return [rope_head(col, o["offset"] + t, o["base"], o["style"]) for t, col in enumerate(cols)] if turn else cols
+    qh = [head(q, h, True) for h in range(hq)]
+    kh = [head(k, g, True) for g in range(hkv)]
+    vh = [head(v, g, False) for g in range(hkv)]
+    group = hq // hkv
+    outs = [attention_2d(qh[h], kh[h // group], vh[h // group], causal=True, scale=1 / mp.sqrt(d),
+                         window=o["window"], softcap=o["softcap"]) for h in range(hq)]
+    concat = [flat(outs[h][t] for h in range(hq)) for t in range(t_len)]
+    hrows = add_rows(x, lin_rows(concat, W[prefix + "attn.w_o"], [hq * d, c], None))
+    b = rms_norm_rows(hrows, W[prefix + "ffn_norm.gamma"], o["eps"])
+    f = len(W[prefix + "ffn.w_gate"]) // c
+    y = add_rows(hrows, gated_ffn_rows(b, W[prefix + "ffn.w_gate"], W[prefix + "ffn.w_up"], W[prefix + "ffn.w_down"],
+                                       c, f, o["act"]))
+    if rec is not None:
+        rec.setdefault("q", []).extend(flat(flat(qh[h]) for h in range(hq)))
+        rec.setdefault("k", []).extend(flat(flat(kh[g]) for g in range(hkv)))
+        rec.setdefault("attn_out", []).extend(flat(concat))
+        rec.setdefault("h", []).extend(flat(hrows))
+    return y
+
+
+def op_llama_block(P, I, rec=None):
+    """llama_block (v2): the pre-norm decoder-only block of LLaMA/Mistral/Qwen, no biases, no cache."""
+    xs, x = I["x"]
+    o = llama_block_options(P, xs[-1])
+    W = _weights(I)
     out = []
-    for r in rows_of(x, c):
-        gate = [dot(r, [wg[i * f + j] for i in range(c)]) for j in range(f)]
-        up = [dot(r, [wu[i * f + j] for i in range(c)]) for j in range(f)]
-        hidden = [act(g) * u for g, u in zip(gate, up)]
-        if rec is not None:
-            rec.setdefault("gate", []).extend(gate)
-            rec.setdefault("up", []).extend(up)
-            rec.setdefault("hidden", []).extend(hidden)
-        out.extend(dot(hidden, [wd[j * c + k] for j in range(f)]) for k in range(c))
+    for xr in _per_batch_2d(xs, x):
+        out.extend(flat(llama_block_2d(xr, W, "", o, rec=rec)))
     return {"y": (list(xs), out)}
+
+
+def op_llama(P, I, rec=None):
+    """llama (v2): h = embed[ids]; `layers` llama_blocks (blocks.{i}.*); RMSNorm(norm.gamma);
+    logits = h·lm_head, or h·embedᵀ when tie_embeddings (then lm_head must be absent); logits =
+    c·tanh(logits/c) with logit_softcap c; loss = mean cross-entropy over every position of every
+    batch axis whose label is not ignore_index. rec receives hidden (the final norm's output)."""
+    ids_s, ids = I["ids"]
+    _, labels = I["labels"]
+    (v, c), embed = I["embed"]
+    layers = int(P["layers"])
+    tied = bool(P.get("tie_embeddings", False))
+    if tied and I.get("lm_head") is not None:
+        raise ValueError("llama: lm_head given with tie_embeddings")
+    cap = real(P.get("logit_softcap"), None)
+    o = llama_block_options(P, c)
+    W = _weights(I)
+    # the projection [C, V]: element (i, j) is embed[j, i] when tied
+    proj = [embed[j * c + i] for i in range(c) for j in range(v)] if tied else W["lm_head"]
+    t_len = ids_s[-1]
+    logits_all = []
+    for b in range(numel(ids_s[:-1])):
+        h = [[embed[i * c + j] for j in range(c)] for i in ids[b * t_len:(b + 1) * t_len]]
+        for layer in range(layers):
+            h = llama_block_2d(h, W, f"blocks.{layer}.", o)
+        hidden = rms_norm_rows(h, W["norm.gamma"], o["eps"])
+        if rec is not None:
+            rec.setdefault("hidden", []).extend(flat(hidden))
+        lg = lin_rows(hidden, proj, [c, v], None)
+        if cap is not None:
+            lg = [[cap * mp.tanh(z / cap) for z in r] for r in lg]
+        logits_all.extend(lg)
+    loss = cross_entropy_rows(logits_all, labels, "mean", P.get("ignore_index"), mpf(0))
+    return {"loss": ([], [loss]), "logits": (list(ids_s) + [v], flat(logits_all))}
 
 
 OPS = {
@@ -693,6 +817,8 @@ OPS = {
     "transformer": op_transformer,
     "rope": op_rope,
     "gated_feed_forward": op_gated_feed_forward,
+    "llama_block": op_llama_block,
+    "llama": op_llama,
 }
 
 
@@ -710,7 +836,8 @@ def forward(op, params, inputs, rec=None):
     """rec: an optional dict that receives the op's intermediates as flat row-major lists
     (layer_norm mean/rstd, rms_norm rstd, attention and grouped_query_attention scores/weights, multi_head_attention
     weights [.., H, Tq, Tk]/concat, feed_forward pre_activation/hidden,
-    gated_feed_forward gate/up/hidden, cross_entropy log_probs,
+    gated_feed_forward gate/up/hidden, cross_entropy log_probs, llama_block q/k (after RoPE)/attn_out/h,
+    llama hidden,
     encoder_layer h, decoder_layer h1/h2, transformer memory = the normed encoder output)."""
     if op not in OPS:
         raise KeyError(f"unknown op {op!r}")
