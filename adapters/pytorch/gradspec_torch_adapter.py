@@ -824,6 +824,12 @@ def op_rope(r):
         raise BadRequest(f"params/rotary_dim: must be even and at most D = {d}, got {rotary_dim}")
     offset = r.p_int("offset", 0, minimum=0)
     cos, sin = (t.to(x.dtype) for t in rope_angles(length, rotary_dim, base, offset))
+    return Result({"y": rope_turn(x, cos, sin, style, rotary_dim)})
+
+
+def rope_turn(x, cos, sin, style, rotary_dim):
+    """x [..., T, D] with its first rotary_dim features turned by the angles cos, sin [T, R/2]:
+    pairs (i, i + R/2) (Hugging Face's rotate_half) or (2i, 2i + 1) (Meta's complex pairs)."""
     rot, rest = x[..., :rotary_dim], x[..., rotary_dim:]
     if style == "half":
         a, b = rot[..., : rotary_dim // 2], rot[..., rotary_dim // 2:]
@@ -831,7 +837,7 @@ def op_rope(r):
     else:
         a, b = rot[..., 0::2], rot[..., 1::2]
         turned = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1).flatten(-2)
-    return Result({"y": torch.cat([turned, rest], dim=-1)})
+    return torch.cat([turned, rest], dim=-1)
 
 
 def op_gated_feed_forward(r):
@@ -853,6 +859,119 @@ def op_gated_feed_forward(r):
     hidden = act(gate) * up
     y = F.linear(hidden, w_down.t())
     return Result({"y": y}, {"gate": gate.detach(), "up": up.detach(), "hidden": hidden.detach()})
+
+
+def rms_norm_llama(x, gamma, eps):
+    """Hugging Face's LlamaRMSNorm: mean of squares and scaling in float32 (or wider), the result cast
+    back to the dtype, then times the weight."""
+    wide = x.to(torch.promote_types(x.dtype, torch.float32))
+    return gamma * (wide * torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
+def llama_block_options(r, c):
+    """The llama_block params (catalogue v2), shared with llama; c is the model width."""
+    heads = r.p_int("heads", minimum=1)
+    kv_heads = r.p_int("kv_heads", None, minimum=1)
+    kv_heads = heads if kv_heads is None else kv_heads
+    head_dim = r.p_int("head_dim", None, minimum=2)
+    if head_dim is None:
+        if c % heads:
+            raise BadRequest(f"params/heads: {heads} heads do not divide C = {c}")
+        head_dim = c // heads
+    if head_dim % 2:
+        raise BadRequest(f"params/head_dim: must be even (RoPE turns the whole head), got {head_dim}")
+    if heads % kv_heads:
+        raise BadRequest(f"params/kv_heads: heads = {heads} is not a multiple of kv_heads = {kv_heads}")
+    softcap = r.p_real("softcap", None)
+    if softcap is not None and not softcap > 0:
+        raise BadRequest(f"params/softcap: must be positive, got {softcap}")
+    return dict(heads=heads, kv_heads=kv_heads, head_dim=head_dim, base=r.p_real("rope_base", 10000.0),
+                style=r.p_choice("rope_style", ["half", "interleaved"], "half"), eps=r.p_real("eps", 1e-6),
+                window=r.p_int("window", None, minimum=1), softcap=softcap,
+                act=ACTIVATIONS[r.p_choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")],
+                offset=r.p_int("offset", 0, minimum=0))
+
+
+def llama_block_torch(r, x, prefix, o):
+    """Hugging Face's LlamaDecoderLayer (and Mistral's, with the window; Gemma 2's attention
+    soft-capping) written out in 1.13: input_layernorm, q_proj/k_proj/v_proj as F.linear with our
+    [in, out] weights transposed, view(.., T, H, D).transpose, RoPE on q and k (angles in float64,
+    see rope_angles), repeat_kv, attention_math (causal, window, softcap, scale 1/sqrt(D)), o_proj,
+    residual, post_attention_layernorm, LlamaMLP, residual. -> y, intermediates."""
+    c, t_len, lead = x.shape[-1], x.shape[-2], x.shape[:-2]
+    hq, hkv, d = o["heads"], o["kv_heads"], o["head_dim"]
+    w = {}
+    for name, want in (("attn_norm.gamma", [c]), ("attn.w_q", [c, hq * d]), ("attn.w_k", [c, hkv * d]),
+                       ("attn.w_v", [c, hkv * d]), ("attn.w_o", [hq * d, c]), ("ffn_norm.gamma", [c]),
+                       ("ffn.w_gate", None), ("ffn.w_up", None), ("ffn.w_down", None)):
+        w[name] = r.input(prefix + name)
+        if want is not None and list(w[name].shape) != want:
+            raise BadRequest(f"inputs/{prefix}{name}: expected shape {want}, got {list(w[name].shape)}")
+    f = _matrix(prefix + "ffn.w_gate", w["ffn.w_gate"]).shape[1]
+    for name, want in (("ffn.w_gate", [c, f]), ("ffn.w_up", [c, f]), ("ffn.w_down", [f, c])):
+        if list(w[name].shape) != want:
+            raise BadRequest(f"inputs/{prefix}{name}: expected shape {want}, got {list(w[name].shape)}")
+
+    def heads_of(t, h):  # [..., T, H·D] -> [..., H, T, D]
+        return t.reshape(*lead, t_len, h, d).transpose(-3, -2)
+
+    a = rms_norm_llama(x, w["attn_norm.gamma"], o["eps"])
+    cos, sin = (t.to(x.dtype) for t in rope_angles(t_len, d, o["base"], o["offset"]))
+    q = rope_turn(heads_of(F.linear(a, w["attn.w_q"].t()), hq), cos, sin, o["style"], d)
+    k = rope_turn(heads_of(F.linear(a, w["attn.w_k"].t()), hkv), cos, sin, o["style"], d)
+    v = heads_of(F.linear(a, w["attn.w_v"].t()), hkv)
+    n_rep = hq // hkv
+
+    def repeat_kv(t):  # transformers.models.llama.modeling_llama.repeat_kv
+        return t.unsqueeze(-3).expand(*lead, hkv, n_rep, t_len, d).reshape(*lead, hq, t_len, d)
+
+    out, _, _, _ = attention_math(q, repeat_kv(k), repeat_kv(v), None, True, 1.0 / math.sqrt(d), o["window"],
+                                  o["softcap"], False)
+    attn_out = out.transpose(-3, -2).reshape(*lead, t_len, hq * d)
+    h = x + F.linear(attn_out, w["attn.w_o"].t())
+    b = rms_norm_llama(h, w["ffn_norm.gamma"], o["eps"])
+    y = h + F.linear(o["act"](F.linear(b, w["ffn.w_gate"].t())) * F.linear(b, w["ffn.w_up"].t()), w["ffn.w_down"].t())
+    return y, {"q": q.detach(), "k": k.detach(), "attn_out": attn_out.detach(), "h": h.detach()}
+
+
+def op_llama_block(r):
+    x = r.input("x")
+    if x.dim() < 2:
+        raise BadRequest(f"inputs/x: expected [..., T, C], got shape {list(x.shape)}")
+    y, inter = llama_block_torch(r, x, "", llama_block_options(r, x.shape[-1]))
+    return Result({"y": y}, inter)
+
+
+def op_llama(r):
+    """Hugging Face's LlamaForCausalLM written out: embed_tokens (F.embedding), the decoder layers,
+    the final norm, lm_head (or the embedding matrix itself when tied: F.linear(hidden, embed), the
+    weight shared, so autograd adds both uses), Gemma 2's final_logit_softcapping, and
+    F.cross_entropy over the flattened positions with the labels as given (already shifted)."""
+    ids, labels = r.input("ids"), r.input("labels")
+    embed = _matrix("embed", r.input("embed"))
+    layers = r.p_int("layers", minimum=1)
+    tied = r.p_bool("tie_embeddings", False)
+    cap = r.p_real("logit_softcap", None)
+    ignore_index = ignore_index_param(r)
+    o = llama_block_options(r, embed.shape[1])
+    lm_head = r.optional("lm_head")
+    if tied and lm_head is not None:
+        raise BadRequest("inputs/lm_head: must be absent with tie_embeddings")
+    if not tied and lm_head is None:
+        raise BadRequest("inputs/lm_head: missing")
+    if ids.dim() < 1 or labels.shape != ids.shape:
+        raise BadRequest(f"inputs/labels: shape {list(labels.shape)} must equal ids' {list(ids.shape)}")
+    if cap is not None and not cap > 0:
+        raise BadRequest(f"params/logit_softcap: must be positive, got {cap}")
+    h = F.embedding(ids, embed)
+    for i in range(layers):
+        h, _ = llama_block_torch(r, h, f"blocks.{i}.", o)
+    hidden = rms_norm_llama(h, r.input("norm.gamma"), o["eps"])
+    logits = F.linear(hidden, embed) if tied else F.linear(hidden, _matrix("lm_head", lm_head).t())
+    if cap is not None:
+        logits = softcap_scores(logits, cap)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=ignore_index)
+    return Result({"loss": loss, "logits": logits}, {"hidden": hidden.detach()})
 
 
 def evaluate(req, fn):

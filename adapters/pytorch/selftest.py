@@ -6,8 +6,10 @@ Checks the handshake; that every op of the catalogue (docs/ops.json) answers in 
 in float32 and bfloat16) with parseable replies of the right names and shapes; known values worked out by hand
 below; that the module-based ops (encoder_layer, decoder_layer, transformer) agree with the
 adapter's own primitives composed step by step (this catches a wrong transpose or q/k/v packing),
-and grouped_query_attention its attention on repeated key/value heads; every gradient of attention
-(v2 params), grouped_query_attention, multi_head_attention, encoder_layer, decoder_layer and transformer against
+and grouped_query_attention its attention on repeated key/value heads (llama_block likewise on
+repeated w_k, w_v columns; tied llama equals untied with lm_head = embedᵀ); every gradient of attention
+(v2 params), grouped_query_attention, multi_head_attention, encoder_layer, decoder_layer, transformer,
+llama_block and llama against
 central differences of the adapter's own forward (catches a wrong mapping of the parameters'
 gradients back to our names); fully masked attention rows in both softmax modes; and that
 malformed requests get an error reply while the adapter keeps going.
@@ -923,6 +925,99 @@ def test_gated_feed_forward(a, rng):
                      {"x": [2, 3, 4], "w_gate": [4, 6], "w_up": [4, 6], "w_down": [6, 4]}, {"hidden": [2, 3, 6]})
 
 
+def llama_block_weights(rng, c, f, hq, hkv, d, prefix=""):
+    return {prefix + "attn_norm.gamma": grid([c], rng, 16, 48), prefix + "attn.w_q": grid([c, hq * d], rng),
+            prefix + "attn.w_k": grid([c, hkv * d], rng), prefix + "attn.w_v": grid([c, hkv * d], rng),
+            prefix + "attn.w_o": grid([hq * d, c], rng), prefix + "ffn_norm.gamma": grid([c], rng, 16, 48),
+            prefix + "ffn.w_gate": grid([c, f], rng), prefix + "ffn.w_up": grid([c, f], rng),
+            prefix + "ffn.w_down": grid([f, c], rng)}
+
+
+def repeat_columns(t, hkv, n_rep, d):
+    """w [C, Hkv·D] -> [C, Hkv·n_rep·D]: each key/value head's D columns repeated for its query heads."""
+    c = t["shape"][0]
+    v = vals(t)
+    return T([c, hkv * n_rep * d], [v[i * hkv * d + (h // n_rep) * d + e] for i in range(c)
+                                    for h in range(hkv * n_rep) for e in range(d)])
+
+
+def sum_column_groups(t, hkv, n_rep, d):
+    c = t["shape"][0]
+    v = vals(t)
+    out = [0.0] * (c * hkv * d)
+    for i in range(c):
+        for h in range(hkv * n_rep):
+            for e in range(d):
+                out[i * hkv * d + (h // n_rep) * d + e] += v[i * hkv * n_rep * d + h * d + e]
+    return T([c, hkv * d], out)
+
+
+def test_llama_block(a, rng):
+    c, f, t = 4, 6, 3
+    x = grid([2, t, c], rng)
+    cot = {"y": grid([2, t, c], rng)}
+    names = {"x": [2, t, c], "attn_norm.gamma": [c], "attn.w_q": [c, 4], "attn.w_k": [c, 4], "attn.w_v": [c, 4],
+             "attn.w_o": [4, c], "ffn_norm.gamma": [c], "ffn.w_gate": [c, f], "ffn.w_up": [c, f], "ffn.w_down": [f, c]}
+    # w_o = 0 and w_down = 0: both residual branches vanish, y = x and dx = dy exactly.
+    w = llama_block_weights(rng, c, f, 2, 2, 2)
+    zero = dict(w, **{"attn.w_o": T([4, c], [0] * 4 * c), "ffn.w_down": T([f, c], [0] * f * c)})
+    r = a.call("llama_block", dict(zero, x=x), {"heads": 2}, cot)
+    if reply_ok("llama_block", r, {"y": [2, t, c]}, names,
+                {"q": [2, 2, t, 2], "k": [2, 2, t, 2], "attn_out": [2, t, 4], "h": [2, t, c]}):
+        check("llama_block: w_o = w_down = 0 gives y = x", vals(r["outputs"]["y"]) == vals(x))
+        check("llama_block: and dx = dy", vals(r["gradients"]["x"]) == vals(cot["y"]))
+    # Grouped-query (Hq 4 on Hkv 2, head_dim 2 given on C 4) equals multi-head with
+    # w_k, w_v repeated per group; their gradients are the group sums.
+    hq, hkv, d = 4, 2, 2
+    w = llama_block_weights(rng, c, f, hq, hkv, d)
+    params = {"heads": hq, "kv_heads": hkv, "head_dim": d, "window": 2, "softcap": 1.5}
+    g = a.call("llama_block", dict(w, x=x), params, cot)
+    mha = dict(w, x=x, **{n: repeat_columns(w[n], hkv, hq // hkv, d) for n in ("attn.w_k", "attn.w_v")})
+    m = a.call("llama_block", mha, dict(params, kv_heads=hq), cot)
+    if "error" not in g and "error" not in m:
+        check("llama_block: GQA equals MHA on repeated kv columns", close(vals(g["outputs"]["y"]), vals(m["outputs"]["y"]), 1e-13))
+        for n in ("attn.w_k", "attn.w_v"):
+            check(f"llama_block: GQA {n} gradient is the group sum",
+                  close(vals(g["gradients"][n]), vals(sum_column_groups(m["gradients"][n], hkv, hq // hkv, d)), 1e-12))
+    else:
+        check("llama_block GQA/MHA", False, str(g)[:200] + str(m)[:200])
+    finite_difference_check(a, "llama_block gradients (GQA 4/2, window 2, softcap 1.5, interleaved, offset 5)",
+                            "llama_block", dict(w, x=x), dict(params, rope_style="interleaved", offset=5), cot, rng)
+    for dtype in ("float32", "bfloat16"):
+        r = a.call("llama_block", dict(w, x=x), params, cot, dtype=dtype)
+        reply_ok(f"llama_block {dtype}", r, {"y": [2, t, c]})
+    r = a.call("llama_block", dict(w, x=x), {"heads": hq, "kv_heads": 3, "head_dim": d})
+    check("llama_block: heads not a multiple of kv_heads is an error", "error" in r, str(r)[:200])
+
+
+def test_llama(a, rng):
+    c, f, v, t = 4, 4, 5, 3
+    w = llama_block_weights(rng, c, f, 2, 2, 2, "blocks.0.")
+    embed = grid([v, c], rng)
+    inputs = dict(w, ids=I([2, t], [rng.randrange(v) for _ in range(2 * t)]), embed=embed,
+                  labels=I([2, t], [1, -100, 3, 0, 4, -100]), **{"norm.gamma": grid([c], rng, 16, 48)})
+    params = {"layers": 1, "heads": 2, "logit_softcap": 2.0, "ignore_index": -100}
+    cots = {"loss": T([], [1.0]), "logits": grid([2, t, v], rng)}
+    tied = a.call("llama", inputs, dict(params, tie_embeddings=True), cots)
+    lm_head = T([c, v], [vals(embed)[j * c + i] for i in range(c) for j in range(v)])
+    untied = a.call("llama", dict(inputs, lm_head=lm_head), params, cots)
+    grads = {n: tt["shape"] for n, tt in inputs.items() if n not in ("ids", "labels")}
+    if reply_ok("llama tied", tied, {"loss": [], "logits": [2, t, v]}, grads, {"hidden": [2, t, c]}) and \
+            reply_ok("llama untied", untied, {"loss": [], "logits": [2, t, v]}, dict(grads, lm_head=[c, v])):
+        check("llama: tied equals untied with lm_head = embedᵀ",
+              close(vals(tied["outputs"]["logits"]), vals(untied["outputs"]["logits"]), 1e-14)
+              and close(vals(tied["outputs"]["loss"]), vals(untied["outputs"]["loss"]), 1e-14))
+        dl = vals(untied["gradients"]["lm_head"])
+        both = [e + dl[j * v + i] for (i, j), e in zip(((i, j) for i in range(v) for j in range(c)),
+                                                        vals(untied["gradients"]["embed"]))]
+        check("llama: tied embed gradient = lookup part + projection part transposed",
+              close(vals(tied["gradients"]["embed"]), both, 1e-13), str(vals(tied["gradients"]["embed"])[:4]))
+    finite_difference_check(a, "llama gradients (tied, logit_softcap 2, ignored labels)", "llama", inputs,
+                            dict(params, tie_embeddings=True), cots, rng)
+    r = a.call("llama", dict(inputs, lm_head=lm_head), dict(params, tie_embeddings=True))
+    check("llama: lm_head with tie_embeddings is an error", "error" in r, str(r)[:200])
+
+
 def test_bad_requests(a):
     good = {"x": T([1, 2], [1, 2]), "w": T([2, 3], [1, 2, 3, 4, 5, 6]), "b": T([3], [0.5, 0, -1])}
 
@@ -960,7 +1055,7 @@ def main():
              test_activations, test_layer_norm, test_rms_norm, test_attention, test_attention_v2,
              test_grouped_query_attention, test_multi_head_attention,
              test_feed_forward, test_cross_entropy, test_encoder_layer, test_decoder_layer, test_transformer, test_rope,
-             test_gated_feed_forward, test_bad_requests]
+             test_gated_feed_forward, test_llama_block, test_llama, test_bad_requests]
     for test in tests:
         try:
             test(a) if test is test_handshake or test is test_bad_requests else test(a, rng)
