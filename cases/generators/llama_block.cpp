@@ -49,6 +49,14 @@ void edge(suite_builder& s) {
            {"gqa_head_mapping"});
 }
 
+// Size sweep (gen --suite sweep): the realistic block, C = 256 with 8 query heads on 2 kv
+// heads, T = 64, F = 688 (LLaMA's F/C ratio); about 30 s and 50 MB, so not in the committed suites.
+void sweep(suite_builder& s) {
+  for (const char* t : {"16", "64"})
+    s.random("llama_block", {{"seq", t}, {"d_model", "256"}, {"d_ff", "688"}}, {{"heads", "8"}, {"kv_heads", "2"}}, {0},
+             std::string("realistic block: C = 256, 8 query heads on 2 kv heads, F = 688, T = ") + t);
+}
+
 void notes(flag_notes_builder& n) {
   n.add("llama_block_positions", "edge_case",
         "A block's rows at positions offset + t (here the last 1 or 3 rows of a 17-token sequence, as in decoding). "
@@ -75,6 +83,7 @@ op_generator llama_block_generator() {
   g.implied_params = [](const case_shape&) { return std::map<std::string, std::string>{{"heads", "2"}}; };
   g.standard = standard;
   g.edge = edge;
+  g.sweep = sweep;
   g.notes = notes;
   return g;
 }
