@@ -421,15 +421,38 @@ def op_attention(r):
     return outputs, {"q": dq, "k": dk, "v": dv}
 
 
+def gqa_core(ctx, q, k, v, mask, causal, scale, window=None, softcap=None, want_lse=False):
+    """Grouped-query attention on q [..., Hq, Tq, D], k [..., Hkv, Tk, D], v [..., Hkv, Tk, Dv]
+    -> out, lse, backward(dout, dlse=None) -> (dq, dk, dv).
+
+    Query head h reads key/value head h // G, G = Hq/Hkv (the kv heads repeated G times in place,
+    as repeat_kv); dk, dv of a kv head are the sums over its G query heads.
+    Bugs: gqa_head_modulo reads kv head h % Hkv; gqa_dkv_not_summed assigns each query head's dk,
+    dv to its kv head in turn (the last head of the group wins) instead of adding them."""
+    hq, hkv = q.shape[-3], k.shape[-3]
+    group = hq // hkv
+    src = [h % hkv if ctx.bug == "gqa_head_modulo" else h // group for h in range(hq)]
+    out, lse, att_bwd, _ = attention_core(ctx, q, np.take(k, src, axis=-3), np.take(v, src, axis=-3), mask, causal,
+                                          scale, window, softcap, want_lse)
+
+    def backward(dout, dlse=None):
+        dq, dkx, dvx = att_bwd(dout, dlse)
+        dk, dv = np.zeros_like(k), np.zeros_like(v)
+        for h, g in enumerate(src):
+            if ctx.bug == "gqa_dkv_not_summed":
+                dk[..., g, :, :], dv[..., g, :, :] = dkx[..., h, :, :], dvx[..., h, :, :]
+            else:
+                dk[..., g, :, :] += dkx[..., h, :, :]
+                dv[..., g, :, :] += dvx[..., h, :, :]
+        return dq, dk, dv
+
+    return out, lse, backward
+
+
 def op_grouped_query_attention(r):
-    # Query head h reads key/value head h // G, G = Hq/Hkv (the kv heads repeated G times in place,
-    # as repeat_kv); dk, dv of a kv head are the sums over its G query heads.
-    # Bugs: gqa_head_modulo reads kv head h % Hkv; gqa_dkv_not_summed assigns each query head's dk,
-    # dv to its kv head in turn (the last head of the group wins) instead of adding them.
-    ctx = r.ctx
     q, k, v = r.input("q"), r.input("k"), r.input("v")
     mask = r.input("mask", optional=True)
-    params = attention_params(r)
+    causal, scale, window, softcap, return_lse = attention_params(r)
     if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
         raise BadRequest("inputs: q, k, v must be [..., H, T, D]")
     if k.shape[:-3] != q.shape[:-3] or v.shape[:-3] != q.shape[:-3]:
@@ -437,16 +460,13 @@ def op_grouped_query_attention(r):
     hq, hkv = q.shape[-3], k.shape[-3]
     if v.shape[-3] != hkv or hkv < 1 or hq % hkv:
         raise BadRequest(f"inputs: H_q = {hq} must be a multiple of H_kv = {hkv} (k and v alike)")
-    group = hq // hkv
-    src = [h % hkv if ctx.bug == "gqa_head_modulo" else h // group for h in range(hq)]
-    outputs, (dq, dkx, dvx) = attention_answer(r, q, np.take(k, src, axis=-3), np.take(v, src, axis=-3), mask, params)
-    dk, dv = np.zeros_like(k), np.zeros_like(v)
-    for h, g in enumerate(src):
-        if ctx.bug == "gqa_dkv_not_summed":
-            dk[..., g, :, :], dv[..., g, :, :] = dkx[..., h, :, :], dvx[..., h, :, :]
-        else:
-            dk[..., g, :, :] += dkx[..., h, :, :]
-            dv[..., g, :, :] += dvx[..., h, :, :]
+    if scale is None:
+        scale = default_scale(r.ctx, q.shape[-1])
+    out, lse, backward = gqa_core(r.ctx, q, k, v, mask, causal, scale, window, softcap, return_lse)
+    outputs = {"out": out}
+    if return_lse:
+        outputs["lse"] = lse
+    dq, dk, dv = backward(r.cot("out", out), r.cot("lse", lse) if return_lse else None)
     return outputs, {"q": dq, "k": dk, "v": dv}
 
 
@@ -540,6 +560,19 @@ def op_linear(r):
     return {"y": y}, {"x": dx, "w": dw, "b": db}
 
 
+def embedding_bwd(ctx, table, ids, dy):
+    """The gradient of table[ids] for cotangent dy [..., C]: a fresh table with dy scatter-added on the
+    rows of ids (bug embedding_grad_overwrite: assigned, so the last of repeated ids wins)."""
+    dtable = np.zeros_like(table)
+    flat = ids.reshape(-1)
+    dy = dy.reshape(-1, table.shape[1])
+    if ctx.bug == "embedding_grad_overwrite":
+        dtable[flat] = dy
+    else:
+        np.add.at(dtable, flat, dy)
+    return dtable
+
+
 def op_embedding(r):
     ctx = r.ctx
     ids, table = r.input("ids"), r.input("table")
@@ -553,16 +586,10 @@ def op_embedding(r):
     y = table[ids]
     if s is not None:
         y = y * s
-    dy = r.cot("y", y).reshape(-1, C)
+    dy = r.cot("y", y)
     if s is not None:
         dy = dy * s
-    dtable = np.zeros_like(table)
-    flat = ids.reshape(-1)
-    if ctx.bug == "embedding_grad_overwrite":
-        dtable[flat] = dy
-    else:
-        np.add.at(dtable, flat, dy)
-    return {"y": y}, {"table": dtable}
+    return {"y": y}, {"table": embedding_bwd(ctx, table, ids, dy)}
 
 
 def op_softmax(r):
@@ -644,24 +671,30 @@ def op_layer_norm(r):
     return {"y": y}, {"x": dx, "gamma": dgamma, "beta": dbeta}
 
 
-def op_rms_norm(r):
-    ctx = r.ctx
-    x, gamma = r.input("x"), r.input("gamma")
-    eps = ctx.c(r.real("eps", 1e-6))
-    offset = ctx.c(r.real("gamma_offset", 0))
-    if x.ndim < 1 or gamma.shape != x.shape[-1:]:
-        raise BadRequest("inputs/gamma: must be [C] with C = x's last axis")
+def rms_norm_fwd(ctx, x, gamma, eps, offset):
+    """y = x·rstd·(offset + gamma), rstd = 1/sqrt(mean(x²) + eps) -> y, backward(dy) -> (dx, dgamma).
+    Bug rms_norm_without_offset: the scale is gamma alone."""
     n = ctx.c(x.shape[-1])
     ms = np.sum(x * x, axis=-1, keepdims=True) / n
-    rstd = ctx.c(1) / np.sqrt(ms + eps)
+    rstd = ctx.c(1) / np.sqrt(ms + ctx.c(eps))
     xhat = x * rstd
-    scale = gamma if ctx.bug == "rms_norm_without_offset" else offset + gamma
-    y = xhat * scale
-    dy = r.cot("y", y)
-    g = dy * scale
-    lead = tuple(range(x.ndim - 1))
-    dgamma = np.sum(dy * xhat, axis=lead)
-    dx = rstd * (g - xhat * (np.sum(g * xhat, axis=-1, keepdims=True) / n))
+    scale = gamma if ctx.bug == "rms_norm_without_offset" else ctx.c(offset) + gamma
+
+    def backward(dy):
+        g = dy * scale
+        dgamma = np.sum(dy * xhat, axis=tuple(range(x.ndim - 1)))
+        dx = rstd * (g - xhat * (np.sum(g * xhat, axis=-1, keepdims=True) / n))
+        return dx, dgamma
+
+    return xhat * scale, backward
+
+
+def op_rms_norm(r):
+    x, gamma = r.input("x"), r.input("gamma")
+    if x.ndim < 1 or gamma.shape != x.shape[-1:]:
+        raise BadRequest("inputs/gamma: must be [C] with C = x's last axis")
+    y, backward = rms_norm_fwd(r.ctx, x, gamma, r.real("eps", 1e-6), r.real("gamma_offset", 0))
+    dx, dgamma = backward(r.cot("y", y))
     return {"y": y}, {"x": dx, "gamma": dgamma}
 
 
@@ -677,20 +710,22 @@ def op_feed_forward(r):
     return {"y": y}, {"x": dx, "w1": dw1, "b1": db1, "w2": dw2, "b2": db2}
 
 
-def op_gated_feed_forward(r):
-    # y = (act(x·w_gate) ⊙ x·w_up)·w_down, no biases. VJP: dhidden = dy·w_downᵀ, dup = act(gate) ⊙
-    # dhidden, dgate = act'(gate) ⊙ up ⊙ dhidden, dx = dgate·w_gateᵀ + dup·w_upᵀ.
-    # Bug glu_gate_up_swapped: the activation goes on x·w_up and multiplies x·w_gate.
-    ctx = r.ctx
-    x, w_gate, w_up, w_down = (r.input(n) for n in ("x", "w_gate", "w_up", "w_down"))
-    act = r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")
+def check_gated_shapes(x, w_gate, w_up, w_down, prefix=""):
+    """w_gate [C, F] with C = x's last axis, w_up [C, F], w_down [F, C]; input names under `prefix`."""
     if w_gate.ndim != 2 or x.ndim < 1 or w_gate.shape[0] != x.shape[-1]:
-        raise BadRequest(f"inputs/w_gate: expected [C, F] with C = x's last axis, got {list(w_gate.shape)}")
+        raise BadRequest(f"inputs/{prefix}w_gate: expected [C, F] with C = x's last axis, got {list(w_gate.shape)}")
     c, f = w_gate.shape
     if tuple(w_up.shape) != (c, f):
-        raise BadRequest(f"inputs/w_up: expected [{c}, {f}], got {list(w_up.shape)}")
+        raise BadRequest(f"inputs/{prefix}w_up: expected [{c}, {f}], got {list(w_up.shape)}")
     if tuple(w_down.shape) != (f, c):
-        raise BadRequest(f"inputs/w_down: expected [{f}, {c}], got {list(w_down.shape)}")
+        raise BadRequest(f"inputs/{prefix}w_down: expected [{f}, {c}], got {list(w_down.shape)}")
+
+
+def gated_ffn_fwd(ctx, x, w_gate, w_up, w_down, act):
+    """y = (act(x·w_gate) ⊙ x·w_up)·w_down, no biases -> y, backward(dy) -> (dx, dw_gate, dw_up, dw_down).
+    VJP: dhidden = dy·w_downᵀ, dup = act(gate) ⊙ dhidden, dgate = act'(gate) ⊙ up ⊙ dhidden,
+    dx = dgate·w_gateᵀ + dup·w_upᵀ.
+    Bug glu_gate_up_swapped: the activation goes on x·w_up and multiplies x·w_gate."""
     swapped = ctx.bug == "glu_gate_up_swapped"
     w_a, w_b = (w_up, w_gate) if swapped else (w_gate, w_up)
     gate = linear_fwd(ctx, x, w_a, None, "w_up" if swapped else "w_gate")
@@ -698,22 +733,32 @@ def op_gated_feed_forward(r):
     a, dact = activation(ctx, act, gate)
     hidden = a * up
     y = linear_fwd(ctx, hidden, w_down, None, "w_down")
-    dhidden, dw_down, _ = linear_bwd(hidden, w_down, r.cot("y", y))
-    dx_a, dw_a, _ = linear_bwd(x, w_a, dact * up * dhidden)
-    dx_b, dw_b, _ = linear_bwd(x, w_b, a * dhidden)
-    dw_gate, dw_up = (dw_b, dw_a) if swapped else (dw_a, dw_b)
-    return {"y": y}, {"x": dx_a + dx_b, "w_gate": dw_gate, "w_up": dw_up, "w_down": dw_down}
+
+    def backward(dy):
+        dhidden, dw_down, _ = linear_bwd(hidden, w_down, dy)
+        dx_a, dw_a, _ = linear_bwd(x, w_a, dact * up * dhidden)
+        dx_b, dw_b, _ = linear_bwd(x, w_b, a * dhidden)
+        dw_gate, dw_up = (dw_b, dw_a) if swapped else (dw_a, dw_b)
+        return dx_a + dx_b, dw_gate, dw_up, dw_down
+
+    return y, backward
 
 
-def op_cross_entropy(r):
-    ctx = r.ctx
+def op_gated_feed_forward(r):
+    x, w_gate, w_up, w_down = (r.input(n) for n in ("x", "w_gate", "w_up", "w_down"))
+    act = r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")
+    check_gated_shapes(x, w_gate, w_up, w_down)
+    y, backward = gated_ffn_fwd(r.ctx, x, w_gate, w_up, w_down, act)
+    dx, dw_gate, dw_up, dw_down = backward(r.cot("y", y))
+    return {"y": y}, {"x": dx, "w_gate": dw_gate, "w_up": dw_up, "w_down": dw_down}
+
+
+def cross_entropy_fwd(ctx, logits, targets, reduction, ignore_index, eps):
+    """PyTorch's cross_entropy of logits [..., V] against targets [...] -> loss, backward(cot) -> dlogits.
+    mean over non-ignored targets, smoothing skips ignored targets, every target ignored with mean:
+    NaN loss and zero gradient. Bug label_smoothing_counts_ignored: the smoothing term sums (and
+    mean divides) over every row."""
     dt = ctx.dt
-    logits, targets = r.input("logits"), r.input("targets")
-    reduction = r.choice("reduction", ["mean", "sum", "none"], "mean")
-    ignore_index = r.integer("ignore_index", None)
-    eps = r.real("label_smoothing", 0.0)
-    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
-        raise BadRequest(f"inputs/targets: shape {list(targets.shape)} must be logits' {list(logits.shape)} without the last axis")
     V = logits.shape[-1]
     z = logits.reshape(-1, V)
     t = targets.reshape(-1)
@@ -739,9 +784,6 @@ def op_cross_entropy(r):
     n_valid = int(valid.sum())
     if reduction == "none":
         loss = ((one - e) * nll_i + e * sm_i).reshape(targets.shape)
-        cot = r.cot("loss", loss).reshape(-1)
-        g_nll = np.where(valid, cot, zero)
-        g_sm = cot if smooth_all else g_nll
     else:
         if reduction == "sum":
             nll_red, sm_red = np.sum(nll_i), np.sum(sm_i)
@@ -750,18 +792,38 @@ def op_cross_entropy(r):
                 nll_red = np.sum(nll_i) / dt(n_valid)  # 0/0 = NaN when every target is ignored
                 sm_red = np.sum(sm_i) / dt(N if smooth_all else n_valid)
         loss = np.asarray((one - e) * nll_red + e * sm_red, dtype=dt)
-        c = r.cot("loss", loss).reshape(())
-        if reduction == "sum":
-            g_nll = np.where(valid, c, zero)
-            g_sm = np.full(N, c, dtype=dt) if smooth_all else g_nll
+
+    def backward(cot):
+        if reduction == "none":
+            cot = cot.reshape(-1)
+            g_nll = np.where(valid, cot, zero)
+            g_sm = cot if smooth_all else g_nll
         else:
-            g_nll = np.where(valid, c / dt(max(n_valid, 1)), zero) if n_valid else np.zeros(N, dtype=dt)
-            g_sm = np.full(N, c / dt(max(N, 1)), dtype=dt) if smooth_all else g_nll
-    onehot = np.zeros_like(z)
-    onehot[np.arange(N), tc] = one
-    # d nll/dz = p - onehot;  d smooth/dz = p - 1/V
-    dz = ((one - e) * g_nll)[:, None] * (p - onehot) + (e * g_sm)[:, None] * (p - one / dt(V))
-    return {"loss": loss}, {"logits": dz.reshape(logits.shape)}
+            c = cot.reshape(())
+            if reduction == "sum":
+                g_nll = np.where(valid, c, zero)
+                g_sm = np.full(N, c, dtype=dt) if smooth_all else g_nll
+            else:
+                g_nll = np.where(valid, c / dt(max(n_valid, 1)), zero) if n_valid else np.zeros(N, dtype=dt)
+                g_sm = np.full(N, c / dt(max(N, 1)), dtype=dt) if smooth_all else g_nll
+        onehot = np.zeros_like(z)
+        onehot[np.arange(N), tc] = one
+        # d nll/dz = p - onehot;  d smooth/dz = p - 1/V
+        dz = ((one - e) * g_nll)[:, None] * (p - onehot) + (e * g_sm)[:, None] * (p - one / dt(V))
+        return dz.reshape(logits.shape)
+
+    return loss, backward
+
+
+def op_cross_entropy(r):
+    logits, targets = r.input("logits"), r.input("targets")
+    reduction = r.choice("reduction", ["mean", "sum", "none"], "mean")
+    ignore_index = r.integer("ignore_index", None)
+    eps = r.real("label_smoothing", 0.0)
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        raise BadRequest(f"inputs/targets: shape {list(targets.shape)} must be logits' {list(logits.shape)} without the last axis")
+    loss, backward = cross_entropy_fwd(r.ctx, logits, targets, reduction, ignore_index, eps)
+    return {"loss": loss}, {"logits": backward(r.cot("loss", loss))}
 
 
 def rope_cos_sin(ctx, length, rotary_dim, d, base, offset):
