@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The gradspec bug zoo: a numpy implementation of 16 catalogue ops, correct or with one planted bug.
+"""The gradspec bug zoo: a numpy implementation of 18 catalogue ops, correct or with one planted bug.
 
     zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
 
@@ -21,7 +21,10 @@ entries, causal masking aligned bottom-right (row i at position p = Tk - Tq + i 
 sliding window (j > p - W), safe softmax (fully masked row -> zero output and gradients), lse
 max-shifted; grouped-query attention reads kv head h // (Hq/Hkv) and sums dk, dv over each group; MHA heads are
 contiguous column blocks, scale 1/sqrt(C/H); LayerNorm with biased variance and eps inside the
-root; relu'(0) = 0; cross-entropy with PyTorch semantics.
+root; relu'(0) = 0; cross-entropy with PyTorch semantics. The composites llama_block and llama are
+built from the same pieces (rms_norm, linear, split_heads, rope, grouped-query attention, the gated
+feed-forward, embedding, cross-entropy), so a bug in a piece shows in them too; tied embeddings add
+the lookup's scatter-add and the output projection's gradient.
 
 float32 accuracy of the correct code: LayerNorm shifts each row by its first element before the
 two-pass mean and variance (the "shifted data" algorithm), which keeps rows like 1e7 + i exact in
@@ -861,11 +864,188 @@ def op_rope(r):
     offset = r.integer("offset", 0)
     if offset < 0:
         raise BadRequest(f"params/offset: must be >= 0, got {offset}")
-    style = r.choice("style", ["half", "interleaved"], "half")
-    interleaved = (style == "interleaved") != (r.ctx.bug == "rope_style_swapped")
+    interleaved = rope_interleaved(r.ctx, r.choice("style", ["half", "interleaved"], "half"))
     cos, sin = rope_cos_sin(r.ctx, length, rotary_dim, d, float(r.real("base", 10000)), offset)
     y = rope_turn(x, cos, sin, rotary_dim, interleaved)
     return {"y": y}, {"x": rope_turn(r.cot("y", y), cos, -sin, rotary_dim, interleaved)}
+
+
+def rope_interleaved(ctx, style):
+    """Whether rope turns the pairs (2i, 2i+1) (bug rope_style_swapped: the other style's pairs)."""
+    return (style == "interleaved") != (ctx.bug == "rope_style_swapped")
+
+
+# ------------------------------------------------------------------------------------------------
+# The decoder-only composites (catalogue v2): llama_block and llama
+# ------------------------------------------------------------------------------------------------
+
+LLAMA_BLOCK_WEIGHTS = ("attn_norm.gamma", "attn.w_q", "attn.w_k", "attn.w_v", "attn.w_o",
+                       "ffn_norm.gamma", "ffn.w_gate", "ffn.w_up", "ffn.w_down")
+
+
+def llama_block_options(r, c):
+    """The llama_block params (shared with llama) for model width c -> dict."""
+    heads = r.integer("heads", None)
+    if heads is None or heads < 1:
+        raise BadRequest("params/heads: a positive integer is required")
+    kv_heads = r.integer("kv_heads", None)
+    kv_heads = heads if kv_heads is None else kv_heads
+    if kv_heads < 1 or heads % kv_heads:
+        raise BadRequest(f"params/kv_heads: heads = {heads} must be a multiple of kv_heads = {kv_heads}")
+    head_dim = r.integer("head_dim", None)
+    if head_dim is None:
+        if c % heads or (c // heads) % 2:
+            raise BadRequest(f"params/heads: C/heads must be an even integer, C = {c}, heads = {heads}")
+        head_dim = c // heads
+    if head_dim < 2 or head_dim % 2:
+        raise BadRequest(f"params/head_dim: must be even and positive (RoPE turns the whole head), got {head_dim}")
+    base = r.real("rope_base", 10000)
+    if not base > 0:
+        raise BadRequest(f"params/rope_base: must be positive, got {base}")
+    eps = r.real("eps", 1e-6)
+    if not eps >= 0:
+        raise BadRequest(f"params/eps: must be >= 0, got {eps}")
+    window = r.integer("window", None)
+    if window is not None and window < 1:
+        raise BadRequest(f"params/window: must be at least 1, got {window}")
+    softcap = r.real("softcap", None)
+    if softcap is not None and not softcap > 0:
+        raise BadRequest(f"params/softcap: must be positive, got {softcap}")
+    offset = r.integer("offset", 0)
+    if offset < 0:
+        raise BadRequest(f"params/offset: must be >= 0, got {offset}")
+    return dict(heads=heads, kv_heads=kv_heads, head_dim=head_dim, base=float(base),
+                style=r.choice("rope_style", ["half", "interleaved"], "half"), eps=eps, window=window,
+                softcap=softcap, act=r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu"), offset=offset)
+
+
+def llama_block_weights(r, prefix, c, o):
+    """The nine weights of one block (input names prefix + LLAMA_BLOCK_WEIGHTS), shapes checked."""
+    w = {n: r.input(prefix + n) for n in LLAMA_BLOCK_WEIGHTS}
+    qd, kvd = o["heads"] * o["head_dim"], o["kv_heads"] * o["head_dim"]
+    for n, want in (("attn_norm.gamma", (c,)), ("attn.w_q", (c, qd)), ("attn.w_k", (c, kvd)), ("attn.w_v", (c, kvd)),
+                    ("attn.w_o", (qd, c)), ("ffn_norm.gamma", (c,))):
+        if tuple(w[n].shape) != want:
+            raise BadRequest(f"inputs/{prefix}{n}: expected shape {list(want)}, got {list(w[n].shape)}")
+    check_gated_shapes(np.zeros((c,)), w["ffn.w_gate"], w["ffn.w_up"], w["ffn.w_down"], prefix + "ffn.")
+    return w
+
+
+def llama_block_fwd(ctx, x, w, o):
+    """One pre-norm block on x [..., T, C] -> y, backward(dy) -> (dx, {weight name: gradient}).
+
+    a = rms_norm(x); q, k, v = a·w_q, a·w_k, a·w_v split into heads (split_heads: contiguous
+    column blocks); rope on q and k (positions offset + t, the whole head); o = grouped-query
+    attention (causal, window, softcap, scale 1/sqrt(D)); h = x + merge(o)·w_o;
+    y = h + gated_ffn(rms_norm(h)). Every step is the zoo's own piece, bugs included."""
+    hq, hkv, d = o["heads"], o["kv_heads"], o["head_dim"]
+    interleaved = rope_interleaved(ctx, o["style"])
+    cos, sin = rope_cos_sin(ctx, x.shape[-2], d, d, o["base"], o["offset"])
+    a, a_bwd = rms_norm_fwd(ctx, x, w["attn_norm.gamma"], o["eps"], 0)
+    q = rope_turn(split_heads(ctx, linear_fwd(ctx, a, w["attn.w_q"], None), hq), cos, sin, d, interleaved)
+    k = rope_turn(split_heads(ctx, linear_fwd(ctx, a, w["attn.w_k"], None), hkv), cos, sin, d, interleaved)
+    v = split_heads(ctx, linear_fwd(ctx, a, w["attn.w_v"], None), hkv)
+    att, _, att_bwd = gqa_core(ctx, q, k, v, None, True, default_scale(ctx, d), o["window"], o["softcap"])
+    attn_out = merge_heads(ctx, att)
+    h = x + linear_fwd(ctx, attn_out, w["attn.w_o"], None)
+    b, b_bwd = rms_norm_fwd(ctx, h, w["ffn_norm.gamma"], o["eps"], 0)
+    f, f_bwd = gated_ffn_fwd(ctx, b, w["ffn.w_gate"], w["ffn.w_up"], w["ffn.w_down"], o["act"])
+    y = h + f
+
+    def backward(dy):
+        g = {}
+        db, g["ffn.w_gate"], g["ffn.w_up"], g["ffn.w_down"] = f_bwd(dy)
+        dbh, g["ffn_norm.gamma"] = b_bwd(db)
+        dh = dy + dbh  # the residual and the feed-forward path
+        datt, g["attn.w_o"], _ = linear_bwd(attn_out, w["attn.w_o"], dh)
+        dq, dk, dv = att_bwd(split_heads(ctx, datt, hq))
+        dq = rope_turn(dq, cos, -sin, d, interleaved)  # the rotation is orthogonal: turn back by -θ
+        dk = rope_turn(dk, cos, -sin, d, interleaved)
+        da_q, g["attn.w_q"], _ = linear_bwd(a, w["attn.w_q"], merge_heads(ctx, dq))
+        da_k, g["attn.w_k"], _ = linear_bwd(a, w["attn.w_k"], merge_heads(ctx, dk))
+        da_v, g["attn.w_v"], _ = linear_bwd(a, w["attn.w_v"], merge_heads(ctx, dv))
+        dxa, g["attn_norm.gamma"] = a_bwd(da_q + da_k + da_v)
+        return dh + dxa, g
+
+    return y, backward
+
+
+def op_llama_block(r):
+    x = r.input("x")
+    if x.ndim < 2 or x.shape[-1] < 1:
+        raise BadRequest(f"inputs/x: expected [..., T, C] with C >= 1, got shape {list(x.shape)}")
+    o = llama_block_options(r, x.shape[-1])
+    w = llama_block_weights(r, "", x.shape[-1], o)
+    y, backward = llama_block_fwd(r.ctx, x, w, o)
+    dx, grads = backward(r.cot("y", y))
+    return {"y": y}, dict(grads, x=dx)
+
+
+def op_llama(r):
+    # h = embed[ids]; `layers` blocks; hidden = rms_norm(h, norm.gamma); logits = hidden·lm_head or,
+    # tied, hidden·embedᵀ; logit_softcap c·tanh(logits/c) (the logits output is the capped one);
+    # loss = mean cross-entropy over every non-ignored position of all batch axes.
+    # Backward: dlogits = cot_logits + CEᵀ cot_loss, through the cap's sech², the projection (dW),
+    # the final norm, the blocks in reverse, the lookup's scatter-add; tied, embed's gradient is the
+    # scatter-add plus dWᵀ.
+    ctx = r.ctx
+    ids, labels, embed = r.input("ids"), r.input("labels"), r.input("embed")
+    if embed.ndim != 2:
+        raise BadRequest(f"inputs/embed: expected [V, C], got shape {list(embed.shape)}")
+    V, C = embed.shape
+    layers = r.integer("layers", None)
+    if layers is None or not 1 <= layers <= 4096:
+        raise BadRequest(f"params/layers: must be in [1, 4096], got {layers}")
+    tied = r.boolean("tie_embeddings", False)
+    cap = r.real("logit_softcap", None)
+    if cap is not None and not cap > 0:
+        raise BadRequest(f"params/logit_softcap: must be positive, got {cap}")
+    ignore_index = r.integer("ignore_index", None)
+    o = llama_block_options(r, C)
+    if ids.ndim < 1 or (ids.size and (ids.min() < 0 or ids.max() >= V)):
+        raise BadRequest(f"inputs/ids: expected [..., T] with ids in [0, {V})")
+    if labels.shape != ids.shape:
+        raise BadRequest(f"inputs/labels: shape {list(labels.shape)} must equal ids' {list(ids.shape)}")
+    lm_head = r.input("lm_head", optional=True)
+    if tied and lm_head is not None:
+        raise BadRequest("inputs/lm_head: must be absent with tie_embeddings")
+    if not tied and lm_head is None:
+        raise BadRequest("inputs: lm_head missing (tie_embeddings is false)")
+    if lm_head is not None and tuple(lm_head.shape) != (C, V):
+        raise BadRequest(f"inputs/lm_head: expected shape [{C}, {V}], got {list(lm_head.shape)}")
+    norm_gamma = r.input("norm.gamma")
+    if tuple(norm_gamma.shape) != (C,):
+        raise BadRequest(f"inputs/norm.gamma: expected shape [{C}], got {list(norm_gamma.shape)}")
+    blocks = [llama_block_weights(r, f"blocks.{i}.", C, o) for i in range(layers)]
+
+    h = embed[ids]
+    block_bwds = []
+    for w in blocks:
+        h, bwd = llama_block_fwd(ctx, h, w, o)
+        block_bwds.append(bwd)
+    hidden, norm_bwd = rms_norm_fwd(ctx, h, norm_gamma, o["eps"], 0)
+    proj = embed.T if tied else lm_head  # tied: the embedding read transposed
+    raw = linear_fwd(ctx, hidden, proj, None, "embed" if tied else "lm_head")
+    logits, dcap = raw, None
+    if cap is not None:
+        logits, dcap = softcap_fwd(ctx, raw, cap)
+    loss, ce_bwd = cross_entropy_fwd(ctx, logits, labels, "mean", ignore_index, 0.0)
+
+    dlogits = r.cot("logits", logits) + ce_bwd(r.cot("loss", loss))
+    draw = dlogits if dcap is None else dlogits * dcap
+    dhidden, dproj, _ = linear_bwd(hidden, proj, draw)
+    dh, grads = norm_bwd(dhidden)
+    grads = {"norm.gamma": grads}
+    for i in reversed(range(layers)):
+        dh, g = block_bwds[i](dh)
+        grads.update({f"blocks.{i}.{n}": t for n, t in g.items()})
+    dembed = embedding_bwd(ctx, embed, ids, dh)
+    if tied:
+        dembed = dembed + dproj.T  # both uses of the one tensor
+    else:
+        grads["lm_head"] = dproj
+    grads["embed"] = dembed
+    return {"loss": loss, "logits": logits}, grads
 
 
 # Every catalogue op this file has a function op_<name> for.
