@@ -566,6 +566,18 @@ PROBES = {
     # scores 10000 and 9900: exp(10000) overflows float64 without the shift
     "lse_without_max_shift": ("attention", {"q": [[100.0]], "k": [[100.0], [99.0]], "v": [[1.0], [2.0]]}, {"scale": 1, "return_lse": True},
                               {}, "float64", "outputs.lse", lambda good, bad: close(good, [10000.0]) and np.all(np.isinf(bad))),
+    # tied, embed rows [3, 4], [1, 0], [0, 1], ids [0]: hidden = [3, 4]/√12.5; the logits cotangent
+    # [0, 1, 0] gives the projection part Gᵀ·hidden = hidden on row 1 (id 1 is never looked up, so its
+    # lookup part is 0): row 1 of the gradient is hidden, and 0 with the projection part dropped
+    "tied_embeddings_grad": ("llama", _llama_probe([[3.0, 4.0], [1.0, 0.0], [0.0, 1.0]], True),
+                             {"layers": 1, "heads": 1, "eps": 0, "tie_embeddings": True}, {"logits": [[0.0, 1.0, 0.0]]},
+                             "float64", "gradients.embed",
+                             lambda good, bad: close(good[1], [3 / math.sqrt(12.5), 4 / math.sqrt(12.5)]) and close(bad[1], [0.0, 0.0])
+                             and close(good[0], bad[0])),
+    # untied, embed row [1, 1]: hidden = [1, 1], lm_head columns give raw logits [1, 0, 3]; logit_softcap 1: tanh of them
+    "llama_logit_softcap_missing": ("llama", _llama_probe([[1.0, 1.0], [5.0, 5.0], [7.0, 7.0]], False, lm_head=[[1.0, 0.0, 2.0], [0.0, 0.0, 1.0]]),
+                                    {"layers": 1, "heads": 1, "eps": 0, "logit_softcap": 1}, {}, "float64", "outputs.logits",
+                                    lambda good, bad: close(good, [[math.tanh(1), 0.0, math.tanh(3)]]) and close(bad, [[1.0, 0.0, 3.0]])),
 }
 
 

@@ -73,6 +73,8 @@ BUGS = {
     "window_off_by_one": "sliding window lets query p see W + 1 keys (p - W <= j <= p)",
     "softcap_after_mask": "softcap applied after the mask: c·tanh of the masked scores (a hidden key's -inf becomes -c)",
     "lse_without_max_shift": "lse = log(sum(exp(s))) without subtracting the row max (exp overflows)",
+    "tied_embeddings_grad": "llama with tie_embeddings: embed's gradient is the lookup's scatter-add alone (the output projection's part is dropped)",
+    "llama_logit_softcap_missing": "llama ignores logit_softcap: logits and loss uncapped (a LLaMA head run on Gemma 2 settings)",
 }
 
 
@@ -987,7 +989,8 @@ def op_llama(r):
     # loss = mean cross-entropy over every non-ignored position of all batch axes.
     # Backward: dlogits = cot_logits + CEᵀ cot_loss, through the cap's sech², the projection (dW),
     # the final norm, the blocks in reverse, the lookup's scatter-add; tied, embed's gradient is the
-    # scatter-add plus dWᵀ.
+    # scatter-add plus dWᵀ. Bugs: tied_embeddings_grad keeps the scatter-add alone (dWᵀ dropped);
+    # llama_logit_softcap_missing never caps (logits and loss uncapped).
     ctx = r.ctx
     ids, labels, embed = r.input("ids"), r.input("labels"), r.input("embed")
     if embed.ndim != 2:
@@ -1027,7 +1030,7 @@ def op_llama(r):
     proj = embed.T if tied else lm_head  # tied: the embedding read transposed
     raw = linear_fwd(ctx, hidden, proj, None, "embed" if tied else "lm_head")
     logits, dcap = raw, None
-    if cap is not None:
+    if cap is not None and ctx.bug != "llama_logit_softcap_missing":
         logits, dcap = softcap_fwd(ctx, raw, cap)
     loss, ce_bwd = cross_entropy_fwd(ctx, logits, labels, "mean", ignore_index, 0.0)
 
@@ -1041,7 +1044,8 @@ def op_llama(r):
         grads.update({f"blocks.{i}.{n}": t for n, t in g.items()})
     dembed = embedding_bwd(ctx, embed, ids, dh)
     if tied:
-        dembed = dembed + dproj.T  # both uses of the one tensor
+        if ctx.bug != "tied_embeddings_grad":
+            dembed = dembed + dproj.T  # both uses of the one tensor
     else:
         grads["lm_head"] = dproj
     grads["embed"] = dembed
