@@ -5,10 +5,12 @@
 
 1. Protocol: handshake, ids echoed, shapes of replies, errors answered (not crashed on).
 2. Known values computed by hand (float64): linear, softmax, LayerNorm, gelu, silu, attention,
-   cross-entropy, embedding, masking.
+   cross-entropy, embedding, masking; llama_block with w_o = w_down = 0 is the identity, grouped-query
+   equals multi-head on repeated kv columns, a tied llama equals the untied one with lm_head = embedᵀ.
 3. Gradients of --bug none against central finite differences (float64, h = 1e-6, rtol 1e-5)
    for every op it lists, including masked, causal, cross and batched attention, the catalogue v2
-   attention params (causal Tq < Tk, window, softcap, lse) and grouped-query attention.
+   attention params (causal Tq < Tk, window, softcap, lse), grouped-query attention, llama_block
+   and llama.
 4. Every planted bug shows its symptom on a small probe where --bug none does not.
 5. float32 requests come back with float32 values.
 
@@ -18,6 +20,7 @@ Prints one line per failure (and per check with -v), then "N passed, M failed"; 
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -32,8 +35,10 @@ FD_CHECKED = set()  # the ops test_finite_differences covered
 
 
 def differentiable(op, name):
-    """Whether the catalogue gives input `name` of `op` a gradient."""
-    return next(spec["differentiable"] for spec in CATALOGUE[op]["inputs"] if spec["name"] == name)
+    """Whether the catalogue gives input `name` of `op` a gradient (a composite's per-layer inputs,
+    blocks.1.attn.w_q, as the catalogue's layer-0 entry)."""
+    layer0 = re.sub(r"(?<=\.)[0-9]+(?=\.)", "0", name)
+    return next(spec["differentiable"] for spec in CATALOGUE[op]["inputs"] if spec["name"] in (name, layer0))
 VERBOSE = "-v" in sys.argv[1:]
 
 passed = 0
@@ -133,8 +138,8 @@ def test_protocol(ad):
     check(h.get("adapter") == "gradspec-adapter/1", "handshake: protocol gradspec-adapter/1")
     check(h.get("implementation") == {"name": "zoo", "version": "none"}, "handshake: implementation zoo / none")
     check(h.get("dtypes") == ["float64", "float32"], "handshake: dtypes float64, float32")
-    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 16,
-          f"handshake: 16 ops of the catalogue: {h.get('ops')}")
+    check(set(h.get("ops", [])) <= set(CATALOGUE) and len(h.get("ops", [])) == 18,
+          f"handshake: 18 ops of the catalogue: {h.get('ops')}")
     r = ad.send_raw("this is not json")
     check("error" in r, "garbage line: answered with an error")
     r = ad.ask("transformer", {}, rid="unsupported")
@@ -266,6 +271,68 @@ def test_known_values(ad):
                                         "w2": [[2.0], [3.0]], "b2": [0.5]}, {"activation": "relu"}))["y"]
     check(close(y, [[2.5]]), "feed_forward relu([1,-1])·[2,3] + 0.5 = 2.5")
 
+    # llama_block with w_o = 0 and w_down = 0: both residual branches vanish, y = x and dx = dy exactly;
+    # only w_o and w_down receive gradients
+    rng = np.random.default_rng(5)
+    blk = llama_block_inputs(rng, C=4, hq=2, hkv=1, d=2, F=3, lead=(2, 3))
+    blk["attn.w_o"], blk["ffn.w_down"] = np.zeros((4, 4)), np.zeros((3, 4))
+    dy = rng.uniform(-1, 1, (2, 3, 4))
+    r = ad.ask("llama_block", blk, {"heads": 2, "kv_heads": 1, "window": 2, "softcap": 1.5}, cotangents={"y": dy})
+    g = gradients(r)
+    check(close(outputs(r)["y"], blk["x"], 0) and close(g["x"], dy, 0), "llama_block with w_o = w_down = 0: y = x, dx = dy exactly")
+    check(all(not np.any(g[n]) for n in g if n not in ("x", "attn.w_o", "ffn.w_down"))
+          and np.any(g["attn.w_o"]) and np.any(g["ffn.w_down"]), "llama_block with w_o = w_down = 0: only w_o, w_down get gradients")
+
+    # grouped-query (2 query heads on 1 kv head) = multi-head with the kv columns repeated per head;
+    # the GQA w_k, w_v gradients are the sums of the MHA ones over the group
+    gqa = llama_block_inputs(rng, C=4, hq=2, hkv=1, d=2, F=3, lead=(3,))
+    mha = dict(gqa, **{n: np.concatenate([gqa[n], gqa[n]], axis=1) for n in ("attn.w_k", "attn.w_v")})
+    dy = rng.uniform(-1, 1, (3, 4))
+    params = {"heads": 2, "rope_style": "interleaved", "offset": 7}
+    rg = ad.ask("llama_block", gqa, dict(params, kv_heads=1), cotangents={"y": dy})
+    rm = ad.ask("llama_block", mha, params, cotangents={"y": dy})
+    gg, gm = gradients(rg), gradients(rm)
+    check(close(outputs(rg)["y"], outputs(rm)["y"]) and close(gg["x"], gm["x"]), "llama_block GQA 2/1 = MHA on repeated kv columns")
+    check(all(close(gg[n], gm[n][:, :2] + gm[n][:, 2:]) for n in ("attn.w_k", "attn.w_v")),
+          "llama_block GQA dw_k, dw_v = MHA's summed over the group")
+
+    # tied = untied with lm_head = embedᵀ; embed's tied gradient = untied embed's + lm_head's, transposed
+    lm = llama_inputs(rng, V=5, C=4, hq=2, hkv=1, d=2, F=3, layers=1, ids=[[0, 3, 3], [1, 4, 2]], labels=[[3, -100, 0], [2, 2, 4]])
+    tied = dict(lm)
+    del tied["lm_head"]
+    untied = dict(lm, lm_head=lm["embed"].T.copy())
+    params = {"layers": 1, "heads": 2, "kv_heads": 1, "logit_softcap": 2, "ignore_index": -100}
+    cot = {"loss": 1.5, "logits": rng.uniform(-1, 1, (2, 3, 5))}
+    rt = ad.ask("llama", tied, dict(params, tie_embeddings=True), cotangents=cot)
+    ru = ad.ask("llama", untied, params, cotangents=cot)
+    gt, gu = gradients(rt), gradients(ru)
+    check(close(outputs(rt)["loss"], outputs(ru)["loss"]) and close(outputs(rt)["logits"], outputs(ru)["logits"]),
+          "llama tied = untied with lm_head = embedᵀ: loss, logits")
+    check("lm_head" not in gt and close(gt["embed"], gu["embed"] + gu["lm_head"].T)
+          and not close(gt["embed"], gu["embed"], 1e-3) and not close(gt["embed"], gu["lm_head"].T, 1e-3),
+          "llama tied: dembed = lookup part + projection part (and differs from either)")
+
+
+def llama_block_inputs(rng, C, hq, hkv, d, F, lead, prefix="", x=True):
+    """Random inputs of llama_block (x [*lead, C] and the nine weights, names under `prefix`)."""
+    u = lambda *s: rng.uniform(-1, 1, size=s)  # noqa: E731
+    w = {"attn_norm.gamma": 1 + u(C) / 4, "attn.w_q": u(C, hq * d), "attn.w_k": u(C, hkv * d), "attn.w_v": u(C, hkv * d),
+         "attn.w_o": u(hq * d, C) / 2, "ffn_norm.gamma": 1 + u(C) / 4, "ffn.w_gate": u(C, F), "ffn.w_up": u(C, F),
+         "ffn.w_down": u(F, C) / 2}
+    out = {prefix + n: t for n, t in w.items()}
+    if x:
+        out["x"] = u(*lead, C)
+    return out
+
+
+def llama_inputs(rng, V, C, hq, hkv, d, F, layers, ids, labels):
+    """Random inputs of llama (untied: with lm_head)."""
+    out = {"ids": Ints(ids), "labels": Ints(labels), "embed": rng.uniform(-1, 1, (V, C)),
+           "norm.gamma": 1 + rng.uniform(-0.25, 0.25, C), "lm_head": rng.uniform(-1, 1, (C, V))}
+    for i in range(layers):
+        out.update(llama_block_inputs(rng, C, hq, hkv, d, F, None, prefix=f"blocks.{i}.", x=False))
+    return out
+
 
 # ------------------------------------------------------------------------------------------------
 # 3. Finite differences (float64)
@@ -379,6 +446,18 @@ def test_finite_differences(ad):
     for act in ("silu", "gelu", "gelu_tanh"):
         fd_check(ad, f"gated_feed_forward {act}", "gated_feed_forward", {"activation": act},
                  {"x": u(2, 2, 3), "w_gate": u(3, 5) * 2, "w_up": u(3, 5), "w_down": u(5, 3)}, rng)
+    fd_check(ad, "llama_block GQA 2/1, window 2, softcap 1.5, interleaved, offset 5, batch [2]", "llama_block",
+             {"heads": 2, "kv_heads": 1, "window": 2, "softcap": 1.5, "rope_style": "interleaved", "offset": 5},
+             llama_block_inputs(rng, C=4, hq=2, hkv=1, d=2, F=3, lead=(2, 3)), rng)
+    fd_check(ad, "llama_block head_dim 4 on C 4 with 2 heads, gelu_tanh, base 500000", "llama_block",
+             {"heads": 2, "head_dim": 4, "activation": "gelu_tanh", "rope_base": 500000},
+             llama_block_inputs(rng, C=4, hq=2, hkv=2, d=4, F=2, lead=(3,)), rng)
+    lm = llama_inputs(rng, V=5, C=4, hq=2, hkv=1, d=2, F=2, layers=1, ids=[[0, 3, 3], [1, 4, 2]], labels=[[3, -100, 0], [2, 2, 4]])
+    del lm["lm_head"]
+    fd_check(ad, "llama tied, logit_softcap 2, ignore_index, batch [2]", "llama",
+             {"layers": 1, "heads": 2, "kv_heads": 1, "tie_embeddings": True, "logit_softcap": 2, "ignore_index": -100}, lm, rng)
+    fd_check(ad, "llama 2 blocks, untied, window 2, gelu", "llama", {"layers": 2, "heads": 2, "window": 2, "activation": "gelu"},
+             llama_inputs(rng, V=4, C=4, hq=2, hkv=2, d=2, F=2, layers=2, ids=[2, 0, 2, 3], labels=[0, 3, 1, 2]), rng)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -401,6 +480,18 @@ ATT_COT = {"out": [[1.0, -0.5], [0.25, 1.0]]}
 LN1234 = {"x": [1.0, 2.0, 3.0, 4.0], "gamma": [1.0] * 4, "beta": [0.0] * 4}
 
 # bug -> (op, inputs, params, cotangents, dtype, what to look at, symptom(none_value, bug_value) -> bool)
+def _llama_probe(embed, tied, **extra):
+    """llama, one block made the identity (w_o = w_down = 0: no residual branch), C = 2, one head,
+    eps 0, every gamma 1: hidden = embed[ids] / rms. ids = [0]."""
+    d = {"ids": Ints([0]), "labels": Ints([0]), "embed": embed, "norm.gamma": [1.0, 1.0],
+         "blocks.0.attn_norm.gamma": [1.0, 1.0], "blocks.0.attn.w_q": np.eye(2), "blocks.0.attn.w_k": np.eye(2),
+         "blocks.0.attn.w_v": np.eye(2), "blocks.0.attn.w_o": np.zeros((2, 2)), "blocks.0.ffn_norm.gamma": [1.0, 1.0],
+         "blocks.0.ffn.w_gate": [[1.0], [1.0]], "blocks.0.ffn.w_up": [[1.0], [-1.0]], "blocks.0.ffn.w_down": [[0.0, 0.0]]}
+    if not tied:
+        d["lm_head"] = extra["lm_head"]
+    return d
+
+
 PROBES = {
     "softmax_overflow": ("softmax", {"x": [[10000.0, 10001.0]]}, {}, {}, "float64", "outputs.y",
                          lambda good, bad: np.all(np.isfinite(good)) and np.any(np.isnan(bad))),
@@ -475,6 +566,18 @@ PROBES = {
     # scores 10000 and 9900: exp(10000) overflows float64 without the shift
     "lse_without_max_shift": ("attention", {"q": [[100.0]], "k": [[100.0], [99.0]], "v": [[1.0], [2.0]]}, {"scale": 1, "return_lse": True},
                               {}, "float64", "outputs.lse", lambda good, bad: close(good, [10000.0]) and np.all(np.isinf(bad))),
+    # tied, embed rows [3, 4], [1, 0], [0, 1], ids [0]: hidden = [3, 4]/√12.5; the logits cotangent
+    # [0, 1, 0] gives the projection part Gᵀ·hidden = hidden on row 1 (id 1 is never looked up, so its
+    # lookup part is 0): row 1 of the gradient is hidden, and 0 with the projection part dropped
+    "tied_embeddings_grad": ("llama", _llama_probe([[3.0, 4.0], [1.0, 0.0], [0.0, 1.0]], True),
+                             {"layers": 1, "heads": 1, "eps": 0, "tie_embeddings": True}, {"logits": [[0.0, 1.0, 0.0]]},
+                             "float64", "gradients.embed",
+                             lambda good, bad: close(good[1], [3 / math.sqrt(12.5), 4 / math.sqrt(12.5)]) and close(bad[1], [0.0, 0.0])
+                             and close(good[0], bad[0])),
+    # untied, embed row [1, 1]: hidden = [1, 1], lm_head columns give raw logits [1, 0, 3]; logit_softcap 1: tanh of them
+    "llama_logit_softcap_missing": ("llama", _llama_probe([[1.0, 1.0], [5.0, 5.0], [7.0, 7.0]], False, lm_head=[[1.0, 0.0, 2.0], [0.0, 0.0, 1.0]]),
+                                    {"layers": 1, "heads": 1, "eps": 0, "logit_softcap": 1}, {}, "float64", "outputs.logits",
+                                    lambda good, bad: close(good, [[math.tanh(1), 0.0, math.tanh(3)]]) and close(bad, [[1.0, 0.0, 3.0]])),
 }
 
 

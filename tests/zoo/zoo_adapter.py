@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The gradspec bug zoo: a numpy implementation of 16 catalogue ops, correct or with one planted bug.
+"""The gradspec bug zoo: a numpy implementation of 18 catalogue ops, correct or with one planted bug.
 
     zoo_adapter.py --bug NAME        NAME: none, or one of BUGS below (--list prints them)
 
@@ -21,7 +21,10 @@ entries, causal masking aligned bottom-right (row i at position p = Tk - Tq + i 
 sliding window (j > p - W), safe softmax (fully masked row -> zero output and gradients), lse
 max-shifted; grouped-query attention reads kv head h // (Hq/Hkv) and sums dk, dv over each group; MHA heads are
 contiguous column blocks, scale 1/sqrt(C/H); LayerNorm with biased variance and eps inside the
-root; relu'(0) = 0; cross-entropy with PyTorch semantics.
+root; relu'(0) = 0; cross-entropy with PyTorch semantics. The composites llama_block and llama are
+built from the same pieces (rms_norm, linear, split_heads, rope, grouped-query attention, the gated
+feed-forward, embedding, cross-entropy), so a bug in a piece shows in them too; tied embeddings add
+the lookup's scatter-add and the output projection's gradient.
 
 float32 accuracy of the correct code: LayerNorm shifts each row by its first element before the
 two-pass mean and variance (the "shifted data" algorithm), which keeps rows like 1e7 + i exact in
@@ -70,6 +73,8 @@ BUGS = {
     "window_off_by_one": "sliding window lets query p see W + 1 keys (p - W <= j <= p)",
     "softcap_after_mask": "softcap applied after the mask: c·tanh of the masked scores (a hidden key's -inf becomes -c)",
     "lse_without_max_shift": "lse = log(sum(exp(s))) without subtracting the row max (exp overflows)",
+    "tied_embeddings_grad": "llama with tie_embeddings: embed's gradient is the lookup's scatter-add alone (the output projection's part is dropped)",
+    "llama_logit_softcap_missing": "llama ignores logit_softcap: logits and loss uncapped (a LLaMA head run on Gemma 2 settings)",
 }
 
 
@@ -421,15 +426,38 @@ def op_attention(r):
     return outputs, {"q": dq, "k": dk, "v": dv}
 
 
+def gqa_core(ctx, q, k, v, mask, causal, scale, window=None, softcap=None, want_lse=False):
+    """Grouped-query attention on q [..., Hq, Tq, D], k [..., Hkv, Tk, D], v [..., Hkv, Tk, Dv]
+    -> out, lse, backward(dout, dlse=None) -> (dq, dk, dv).
+
+    Query head h reads key/value head h // G, G = Hq/Hkv (the kv heads repeated G times in place,
+    as repeat_kv); dk, dv of a kv head are the sums over its G query heads.
+    Bugs: gqa_head_modulo reads kv head h % Hkv; gqa_dkv_not_summed assigns each query head's dk,
+    dv to its kv head in turn (the last head of the group wins) instead of adding them."""
+    hq, hkv = q.shape[-3], k.shape[-3]
+    group = hq // hkv
+    src = [h % hkv if ctx.bug == "gqa_head_modulo" else h // group for h in range(hq)]
+    out, lse, att_bwd, _ = attention_core(ctx, q, np.take(k, src, axis=-3), np.take(v, src, axis=-3), mask, causal,
+                                          scale, window, softcap, want_lse)
+
+    def backward(dout, dlse=None):
+        dq, dkx, dvx = att_bwd(dout, dlse)
+        dk, dv = np.zeros_like(k), np.zeros_like(v)
+        for h, g in enumerate(src):
+            if ctx.bug == "gqa_dkv_not_summed":
+                dk[..., g, :, :], dv[..., g, :, :] = dkx[..., h, :, :], dvx[..., h, :, :]
+            else:
+                dk[..., g, :, :] += dkx[..., h, :, :]
+                dv[..., g, :, :] += dvx[..., h, :, :]
+        return dq, dk, dv
+
+    return out, lse, backward
+
+
 def op_grouped_query_attention(r):
-    # Query head h reads key/value head h // G, G = Hq/Hkv (the kv heads repeated G times in place,
-    # as repeat_kv); dk, dv of a kv head are the sums over its G query heads.
-    # Bugs: gqa_head_modulo reads kv head h % Hkv; gqa_dkv_not_summed assigns each query head's dk,
-    # dv to its kv head in turn (the last head of the group wins) instead of adding them.
-    ctx = r.ctx
     q, k, v = r.input("q"), r.input("k"), r.input("v")
     mask = r.input("mask", optional=True)
-    params = attention_params(r)
+    causal, scale, window, softcap, return_lse = attention_params(r)
     if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
         raise BadRequest("inputs: q, k, v must be [..., H, T, D]")
     if k.shape[:-3] != q.shape[:-3] or v.shape[:-3] != q.shape[:-3]:
@@ -437,16 +465,13 @@ def op_grouped_query_attention(r):
     hq, hkv = q.shape[-3], k.shape[-3]
     if v.shape[-3] != hkv or hkv < 1 or hq % hkv:
         raise BadRequest(f"inputs: H_q = {hq} must be a multiple of H_kv = {hkv} (k and v alike)")
-    group = hq // hkv
-    src = [h % hkv if ctx.bug == "gqa_head_modulo" else h // group for h in range(hq)]
-    outputs, (dq, dkx, dvx) = attention_answer(r, q, np.take(k, src, axis=-3), np.take(v, src, axis=-3), mask, params)
-    dk, dv = np.zeros_like(k), np.zeros_like(v)
-    for h, g in enumerate(src):
-        if ctx.bug == "gqa_dkv_not_summed":
-            dk[..., g, :, :], dv[..., g, :, :] = dkx[..., h, :, :], dvx[..., h, :, :]
-        else:
-            dk[..., g, :, :] += dkx[..., h, :, :]
-            dv[..., g, :, :] += dvx[..., h, :, :]
+    if scale is None:
+        scale = default_scale(r.ctx, q.shape[-1])
+    out, lse, backward = gqa_core(r.ctx, q, k, v, mask, causal, scale, window, softcap, return_lse)
+    outputs = {"out": out}
+    if return_lse:
+        outputs["lse"] = lse
+    dq, dk, dv = backward(r.cot("out", out), r.cot("lse", lse) if return_lse else None)
     return outputs, {"q": dq, "k": dk, "v": dv}
 
 
@@ -540,6 +565,19 @@ def op_linear(r):
     return {"y": y}, {"x": dx, "w": dw, "b": db}
 
 
+def embedding_bwd(ctx, table, ids, dy):
+    """The gradient of table[ids] for cotangent dy [..., C]: a fresh table with dy scatter-added on the
+    rows of ids (bug embedding_grad_overwrite: assigned, so the last of repeated ids wins)."""
+    dtable = np.zeros_like(table)
+    flat = ids.reshape(-1)
+    dy = dy.reshape(-1, table.shape[1])
+    if ctx.bug == "embedding_grad_overwrite":
+        dtable[flat] = dy
+    else:
+        np.add.at(dtable, flat, dy)
+    return dtable
+
+
 def op_embedding(r):
     ctx = r.ctx
     ids, table = r.input("ids"), r.input("table")
@@ -553,16 +591,10 @@ def op_embedding(r):
     y = table[ids]
     if s is not None:
         y = y * s
-    dy = r.cot("y", y).reshape(-1, C)
+    dy = r.cot("y", y)
     if s is not None:
         dy = dy * s
-    dtable = np.zeros_like(table)
-    flat = ids.reshape(-1)
-    if ctx.bug == "embedding_grad_overwrite":
-        dtable[flat] = dy
-    else:
-        np.add.at(dtable, flat, dy)
-    return {"y": y}, {"table": dtable}
+    return {"y": y}, {"table": embedding_bwd(ctx, table, ids, dy)}
 
 
 def op_softmax(r):
@@ -644,24 +676,30 @@ def op_layer_norm(r):
     return {"y": y}, {"x": dx, "gamma": dgamma, "beta": dbeta}
 
 
-def op_rms_norm(r):
-    ctx = r.ctx
-    x, gamma = r.input("x"), r.input("gamma")
-    eps = ctx.c(r.real("eps", 1e-6))
-    offset = ctx.c(r.real("gamma_offset", 0))
-    if x.ndim < 1 or gamma.shape != x.shape[-1:]:
-        raise BadRequest("inputs/gamma: must be [C] with C = x's last axis")
+def rms_norm_fwd(ctx, x, gamma, eps, offset):
+    """y = x·rstd·(offset + gamma), rstd = 1/sqrt(mean(x²) + eps) -> y, backward(dy) -> (dx, dgamma).
+    Bug rms_norm_without_offset: the scale is gamma alone."""
     n = ctx.c(x.shape[-1])
     ms = np.sum(x * x, axis=-1, keepdims=True) / n
-    rstd = ctx.c(1) / np.sqrt(ms + eps)
+    rstd = ctx.c(1) / np.sqrt(ms + ctx.c(eps))
     xhat = x * rstd
-    scale = gamma if ctx.bug == "rms_norm_without_offset" else offset + gamma
-    y = xhat * scale
-    dy = r.cot("y", y)
-    g = dy * scale
-    lead = tuple(range(x.ndim - 1))
-    dgamma = np.sum(dy * xhat, axis=lead)
-    dx = rstd * (g - xhat * (np.sum(g * xhat, axis=-1, keepdims=True) / n))
+    scale = gamma if ctx.bug == "rms_norm_without_offset" else ctx.c(offset) + gamma
+
+    def backward(dy):
+        g = dy * scale
+        dgamma = np.sum(dy * xhat, axis=tuple(range(x.ndim - 1)))
+        dx = rstd * (g - xhat * (np.sum(g * xhat, axis=-1, keepdims=True) / n))
+        return dx, dgamma
+
+    return xhat * scale, backward
+
+
+def op_rms_norm(r):
+    x, gamma = r.input("x"), r.input("gamma")
+    if x.ndim < 1 or gamma.shape != x.shape[-1:]:
+        raise BadRequest("inputs/gamma: must be [C] with C = x's last axis")
+    y, backward = rms_norm_fwd(r.ctx, x, gamma, r.real("eps", 1e-6), r.real("gamma_offset", 0))
+    dx, dgamma = backward(r.cot("y", y))
     return {"y": y}, {"x": dx, "gamma": dgamma}
 
 
@@ -677,20 +715,22 @@ def op_feed_forward(r):
     return {"y": y}, {"x": dx, "w1": dw1, "b1": db1, "w2": dw2, "b2": db2}
 
 
-def op_gated_feed_forward(r):
-    # y = (act(x·w_gate) ⊙ x·w_up)·w_down, no biases. VJP: dhidden = dy·w_downᵀ, dup = act(gate) ⊙
-    # dhidden, dgate = act'(gate) ⊙ up ⊙ dhidden, dx = dgate·w_gateᵀ + dup·w_upᵀ.
-    # Bug glu_gate_up_swapped: the activation goes on x·w_up and multiplies x·w_gate.
-    ctx = r.ctx
-    x, w_gate, w_up, w_down = (r.input(n) for n in ("x", "w_gate", "w_up", "w_down"))
-    act = r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")
+def check_gated_shapes(x, w_gate, w_up, w_down, prefix=""):
+    """w_gate [C, F] with C = x's last axis, w_up [C, F], w_down [F, C]; input names under `prefix`."""
     if w_gate.ndim != 2 or x.ndim < 1 or w_gate.shape[0] != x.shape[-1]:
-        raise BadRequest(f"inputs/w_gate: expected [C, F] with C = x's last axis, got {list(w_gate.shape)}")
+        raise BadRequest(f"inputs/{prefix}w_gate: expected [C, F] with C = x's last axis, got {list(w_gate.shape)}")
     c, f = w_gate.shape
     if tuple(w_up.shape) != (c, f):
-        raise BadRequest(f"inputs/w_up: expected [{c}, {f}], got {list(w_up.shape)}")
+        raise BadRequest(f"inputs/{prefix}w_up: expected [{c}, {f}], got {list(w_up.shape)}")
     if tuple(w_down.shape) != (f, c):
-        raise BadRequest(f"inputs/w_down: expected [{f}, {c}], got {list(w_down.shape)}")
+        raise BadRequest(f"inputs/{prefix}w_down: expected [{f}, {c}], got {list(w_down.shape)}")
+
+
+def gated_ffn_fwd(ctx, x, w_gate, w_up, w_down, act):
+    """y = (act(x·w_gate) ⊙ x·w_up)·w_down, no biases -> y, backward(dy) -> (dx, dw_gate, dw_up, dw_down).
+    VJP: dhidden = dy·w_downᵀ, dup = act(gate) ⊙ dhidden, dgate = act'(gate) ⊙ up ⊙ dhidden,
+    dx = dgate·w_gateᵀ + dup·w_upᵀ.
+    Bug glu_gate_up_swapped: the activation goes on x·w_up and multiplies x·w_gate."""
     swapped = ctx.bug == "glu_gate_up_swapped"
     w_a, w_b = (w_up, w_gate) if swapped else (w_gate, w_up)
     gate = linear_fwd(ctx, x, w_a, None, "w_up" if swapped else "w_gate")
@@ -698,22 +738,32 @@ def op_gated_feed_forward(r):
     a, dact = activation(ctx, act, gate)
     hidden = a * up
     y = linear_fwd(ctx, hidden, w_down, None, "w_down")
-    dhidden, dw_down, _ = linear_bwd(hidden, w_down, r.cot("y", y))
-    dx_a, dw_a, _ = linear_bwd(x, w_a, dact * up * dhidden)
-    dx_b, dw_b, _ = linear_bwd(x, w_b, a * dhidden)
-    dw_gate, dw_up = (dw_b, dw_a) if swapped else (dw_a, dw_b)
-    return {"y": y}, {"x": dx_a + dx_b, "w_gate": dw_gate, "w_up": dw_up, "w_down": dw_down}
+
+    def backward(dy):
+        dhidden, dw_down, _ = linear_bwd(hidden, w_down, dy)
+        dx_a, dw_a, _ = linear_bwd(x, w_a, dact * up * dhidden)
+        dx_b, dw_b, _ = linear_bwd(x, w_b, a * dhidden)
+        dw_gate, dw_up = (dw_b, dw_a) if swapped else (dw_a, dw_b)
+        return dx_a + dx_b, dw_gate, dw_up, dw_down
+
+    return y, backward
 
 
-def op_cross_entropy(r):
-    ctx = r.ctx
+def op_gated_feed_forward(r):
+    x, w_gate, w_up, w_down = (r.input(n) for n in ("x", "w_gate", "w_up", "w_down"))
+    act = r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu")
+    check_gated_shapes(x, w_gate, w_up, w_down)
+    y, backward = gated_ffn_fwd(r.ctx, x, w_gate, w_up, w_down, act)
+    dx, dw_gate, dw_up, dw_down = backward(r.cot("y", y))
+    return {"y": y}, {"x": dx, "w_gate": dw_gate, "w_up": dw_up, "w_down": dw_down}
+
+
+def cross_entropy_fwd(ctx, logits, targets, reduction, ignore_index, eps):
+    """PyTorch's cross_entropy of logits [..., V] against targets [...] -> loss, backward(cot) -> dlogits.
+    mean over non-ignored targets, smoothing skips ignored targets, every target ignored with mean:
+    NaN loss and zero gradient. Bug label_smoothing_counts_ignored: the smoothing term sums (and
+    mean divides) over every row."""
     dt = ctx.dt
-    logits, targets = r.input("logits"), r.input("targets")
-    reduction = r.choice("reduction", ["mean", "sum", "none"], "mean")
-    ignore_index = r.integer("ignore_index", None)
-    eps = r.real("label_smoothing", 0.0)
-    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
-        raise BadRequest(f"inputs/targets: shape {list(targets.shape)} must be logits' {list(logits.shape)} without the last axis")
     V = logits.shape[-1]
     z = logits.reshape(-1, V)
     t = targets.reshape(-1)
@@ -739,9 +789,6 @@ def op_cross_entropy(r):
     n_valid = int(valid.sum())
     if reduction == "none":
         loss = ((one - e) * nll_i + e * sm_i).reshape(targets.shape)
-        cot = r.cot("loss", loss).reshape(-1)
-        g_nll = np.where(valid, cot, zero)
-        g_sm = cot if smooth_all else g_nll
     else:
         if reduction == "sum":
             nll_red, sm_red = np.sum(nll_i), np.sum(sm_i)
@@ -750,18 +797,38 @@ def op_cross_entropy(r):
                 nll_red = np.sum(nll_i) / dt(n_valid)  # 0/0 = NaN when every target is ignored
                 sm_red = np.sum(sm_i) / dt(N if smooth_all else n_valid)
         loss = np.asarray((one - e) * nll_red + e * sm_red, dtype=dt)
-        c = r.cot("loss", loss).reshape(())
-        if reduction == "sum":
-            g_nll = np.where(valid, c, zero)
-            g_sm = np.full(N, c, dtype=dt) if smooth_all else g_nll
+
+    def backward(cot):
+        if reduction == "none":
+            cot = cot.reshape(-1)
+            g_nll = np.where(valid, cot, zero)
+            g_sm = cot if smooth_all else g_nll
         else:
-            g_nll = np.where(valid, c / dt(max(n_valid, 1)), zero) if n_valid else np.zeros(N, dtype=dt)
-            g_sm = np.full(N, c / dt(max(N, 1)), dtype=dt) if smooth_all else g_nll
-    onehot = np.zeros_like(z)
-    onehot[np.arange(N), tc] = one
-    # d nll/dz = p - onehot;  d smooth/dz = p - 1/V
-    dz = ((one - e) * g_nll)[:, None] * (p - onehot) + (e * g_sm)[:, None] * (p - one / dt(V))
-    return {"loss": loss}, {"logits": dz.reshape(logits.shape)}
+            c = cot.reshape(())
+            if reduction == "sum":
+                g_nll = np.where(valid, c, zero)
+                g_sm = np.full(N, c, dtype=dt) if smooth_all else g_nll
+            else:
+                g_nll = np.where(valid, c / dt(max(n_valid, 1)), zero) if n_valid else np.zeros(N, dtype=dt)
+                g_sm = np.full(N, c / dt(max(N, 1)), dtype=dt) if smooth_all else g_nll
+        onehot = np.zeros_like(z)
+        onehot[np.arange(N), tc] = one
+        # d nll/dz = p - onehot;  d smooth/dz = p - 1/V
+        dz = ((one - e) * g_nll)[:, None] * (p - onehot) + (e * g_sm)[:, None] * (p - one / dt(V))
+        return dz.reshape(logits.shape)
+
+    return loss, backward
+
+
+def op_cross_entropy(r):
+    logits, targets = r.input("logits"), r.input("targets")
+    reduction = r.choice("reduction", ["mean", "sum", "none"], "mean")
+    ignore_index = r.integer("ignore_index", None)
+    eps = r.real("label_smoothing", 0.0)
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        raise BadRequest(f"inputs/targets: shape {list(targets.shape)} must be logits' {list(logits.shape)} without the last axis")
+    loss, backward = cross_entropy_fwd(r.ctx, logits, targets, reduction, ignore_index, eps)
+    return {"loss": loss}, {"logits": backward(r.cot("loss", loss))}
 
 
 def rope_cos_sin(ctx, length, rotary_dim, d, base, offset):
@@ -799,11 +866,190 @@ def op_rope(r):
     offset = r.integer("offset", 0)
     if offset < 0:
         raise BadRequest(f"params/offset: must be >= 0, got {offset}")
-    style = r.choice("style", ["half", "interleaved"], "half")
-    interleaved = (style == "interleaved") != (r.ctx.bug == "rope_style_swapped")
+    interleaved = rope_interleaved(r.ctx, r.choice("style", ["half", "interleaved"], "half"))
     cos, sin = rope_cos_sin(r.ctx, length, rotary_dim, d, float(r.real("base", 10000)), offset)
     y = rope_turn(x, cos, sin, rotary_dim, interleaved)
     return {"y": y}, {"x": rope_turn(r.cot("y", y), cos, -sin, rotary_dim, interleaved)}
+
+
+def rope_interleaved(ctx, style):
+    """Whether rope turns the pairs (2i, 2i+1) (bug rope_style_swapped: the other style's pairs)."""
+    return (style == "interleaved") != (ctx.bug == "rope_style_swapped")
+
+
+# ------------------------------------------------------------------------------------------------
+# The decoder-only composites (catalogue v2): llama_block and llama
+# ------------------------------------------------------------------------------------------------
+
+LLAMA_BLOCK_WEIGHTS = ("attn_norm.gamma", "attn.w_q", "attn.w_k", "attn.w_v", "attn.w_o",
+                       "ffn_norm.gamma", "ffn.w_gate", "ffn.w_up", "ffn.w_down")
+
+
+def llama_block_options(r, c):
+    """The llama_block params (shared with llama) for model width c -> dict."""
+    heads = r.integer("heads", None)
+    if heads is None or heads < 1:
+        raise BadRequest("params/heads: a positive integer is required")
+    kv_heads = r.integer("kv_heads", None)
+    kv_heads = heads if kv_heads is None else kv_heads
+    if kv_heads < 1 or heads % kv_heads:
+        raise BadRequest(f"params/kv_heads: heads = {heads} must be a multiple of kv_heads = {kv_heads}")
+    head_dim = r.integer("head_dim", None)
+    if head_dim is None:
+        if c % heads or (c // heads) % 2:
+            raise BadRequest(f"params/heads: C/heads must be an even integer, C = {c}, heads = {heads}")
+        head_dim = c // heads
+    if head_dim < 2 or head_dim % 2:
+        raise BadRequest(f"params/head_dim: must be even and positive (RoPE turns the whole head), got {head_dim}")
+    base = r.real("rope_base", 10000)
+    if not base > 0:
+        raise BadRequest(f"params/rope_base: must be positive, got {base}")
+    eps = r.real("eps", 1e-6)
+    if not eps >= 0:
+        raise BadRequest(f"params/eps: must be >= 0, got {eps}")
+    window = r.integer("window", None)
+    if window is not None and window < 1:
+        raise BadRequest(f"params/window: must be at least 1, got {window}")
+    softcap = r.real("softcap", None)
+    if softcap is not None and not softcap > 0:
+        raise BadRequest(f"params/softcap: must be positive, got {softcap}")
+    offset = r.integer("offset", 0)
+    if offset < 0:
+        raise BadRequest(f"params/offset: must be >= 0, got {offset}")
+    return dict(heads=heads, kv_heads=kv_heads, head_dim=head_dim, base=float(base),
+                style=r.choice("rope_style", ["half", "interleaved"], "half"), eps=eps, window=window,
+                softcap=softcap, act=r.choice("activation", ["silu", "gelu", "gelu_tanh"], "silu"), offset=offset)
+
+
+def llama_block_weights(r, prefix, c, o):
+    """The nine weights of one block (input names prefix + LLAMA_BLOCK_WEIGHTS), shapes checked."""
+    w = {n: r.input(prefix + n) for n in LLAMA_BLOCK_WEIGHTS}
+    qd, kvd = o["heads"] * o["head_dim"], o["kv_heads"] * o["head_dim"]
+    for n, want in (("attn_norm.gamma", (c,)), ("attn.w_q", (c, qd)), ("attn.w_k", (c, kvd)), ("attn.w_v", (c, kvd)),
+                    ("attn.w_o", (qd, c)), ("ffn_norm.gamma", (c,))):
+        if tuple(w[n].shape) != want:
+            raise BadRequest(f"inputs/{prefix}{n}: expected shape {list(want)}, got {list(w[n].shape)}")
+    check_gated_shapes(np.zeros((c,)), w["ffn.w_gate"], w["ffn.w_up"], w["ffn.w_down"], prefix + "ffn.")
+    return w
+
+
+def llama_block_fwd(ctx, x, w, o):
+    """One pre-norm block on x [..., T, C] -> y, backward(dy) -> (dx, {weight name: gradient}).
+
+    a = rms_norm(x); q, k, v = a·w_q, a·w_k, a·w_v split into heads (split_heads: contiguous
+    column blocks); rope on q and k (positions offset + t, the whole head); o = grouped-query
+    attention (causal, window, softcap, scale 1/sqrt(D)); h = x + merge(o)·w_o;
+    y = h + gated_ffn(rms_norm(h)). Every step is the zoo's own piece, bugs included."""
+    hq, hkv, d = o["heads"], o["kv_heads"], o["head_dim"]
+    interleaved = rope_interleaved(ctx, o["style"])
+    cos, sin = rope_cos_sin(ctx, x.shape[-2], d, d, o["base"], o["offset"])
+    a, a_bwd = rms_norm_fwd(ctx, x, w["attn_norm.gamma"], o["eps"], 0)
+    q = rope_turn(split_heads(ctx, linear_fwd(ctx, a, w["attn.w_q"], None), hq), cos, sin, d, interleaved)
+    k = rope_turn(split_heads(ctx, linear_fwd(ctx, a, w["attn.w_k"], None), hkv), cos, sin, d, interleaved)
+    v = split_heads(ctx, linear_fwd(ctx, a, w["attn.w_v"], None), hkv)
+    att, _, att_bwd = gqa_core(ctx, q, k, v, None, True, default_scale(ctx, d), o["window"], o["softcap"])
+    attn_out = merge_heads(ctx, att)
+    h = x + linear_fwd(ctx, attn_out, w["attn.w_o"], None)
+    b, b_bwd = rms_norm_fwd(ctx, h, w["ffn_norm.gamma"], o["eps"], 0)
+    f, f_bwd = gated_ffn_fwd(ctx, b, w["ffn.w_gate"], w["ffn.w_up"], w["ffn.w_down"], o["act"])
+    y = h + f
+
+    def backward(dy):
+        g = {}
+        db, g["ffn.w_gate"], g["ffn.w_up"], g["ffn.w_down"] = f_bwd(dy)
+        dbh, g["ffn_norm.gamma"] = b_bwd(db)
+        dh = dy + dbh  # the residual and the feed-forward path
+        datt, g["attn.w_o"], _ = linear_bwd(attn_out, w["attn.w_o"], dh)
+        dq, dk, dv = att_bwd(split_heads(ctx, datt, hq))
+        dq = rope_turn(dq, cos, -sin, d, interleaved)  # the rotation is orthogonal: turn back by -θ
+        dk = rope_turn(dk, cos, -sin, d, interleaved)
+        da_q, g["attn.w_q"], _ = linear_bwd(a, w["attn.w_q"], merge_heads(ctx, dq))
+        da_k, g["attn.w_k"], _ = linear_bwd(a, w["attn.w_k"], merge_heads(ctx, dk))
+        da_v, g["attn.w_v"], _ = linear_bwd(a, w["attn.w_v"], merge_heads(ctx, dv))
+        dxa, g["attn_norm.gamma"] = a_bwd(da_q + da_k + da_v)
+        return dh + dxa, g
+
+    return y, backward
+
+
+def op_llama_block(r):
+    x = r.input("x")
+    if x.ndim < 2 or x.shape[-1] < 1:
+        raise BadRequest(f"inputs/x: expected [..., T, C] with C >= 1, got shape {list(x.shape)}")
+    o = llama_block_options(r, x.shape[-1])
+    w = llama_block_weights(r, "", x.shape[-1], o)
+    y, backward = llama_block_fwd(r.ctx, x, w, o)
+    dx, grads = backward(r.cot("y", y))
+    return {"y": y}, dict(grads, x=dx)
+
+
+def op_llama(r):
+    # h = embed[ids]; `layers` blocks; hidden = rms_norm(h, norm.gamma); logits = hidden·lm_head or,
+    # tied, hidden·embedᵀ; logit_softcap c·tanh(logits/c) (the logits output is the capped one);
+    # loss = mean cross-entropy over every non-ignored position of all batch axes.
+    # Backward: dlogits = cot_logits + CEᵀ cot_loss, through the cap's sech², the projection (dW),
+    # the final norm, the blocks in reverse, the lookup's scatter-add; tied, embed's gradient is the
+    # scatter-add plus dWᵀ. Bugs: tied_embeddings_grad keeps the scatter-add alone (dWᵀ dropped);
+    # llama_logit_softcap_missing never caps (logits and loss uncapped).
+    ctx = r.ctx
+    ids, labels, embed = r.input("ids"), r.input("labels"), r.input("embed")
+    if embed.ndim != 2:
+        raise BadRequest(f"inputs/embed: expected [V, C], got shape {list(embed.shape)}")
+    V, C = embed.shape
+    layers = r.integer("layers", None)
+    if layers is None or not 1 <= layers <= 4096:
+        raise BadRequest(f"params/layers: must be in [1, 4096], got {layers}")
+    tied = r.boolean("tie_embeddings", False)
+    cap = r.real("logit_softcap", None)
+    if cap is not None and not cap > 0:
+        raise BadRequest(f"params/logit_softcap: must be positive, got {cap}")
+    ignore_index = r.integer("ignore_index", None)
+    o = llama_block_options(r, C)
+    if ids.ndim < 1 or (ids.size and (ids.min() < 0 or ids.max() >= V)):
+        raise BadRequest(f"inputs/ids: expected [..., T] with ids in [0, {V})")
+    if labels.shape != ids.shape:
+        raise BadRequest(f"inputs/labels: shape {list(labels.shape)} must equal ids' {list(ids.shape)}")
+    lm_head = r.input("lm_head", optional=True)
+    if tied and lm_head is not None:
+        raise BadRequest("inputs/lm_head: must be absent with tie_embeddings")
+    if not tied and lm_head is None:
+        raise BadRequest("inputs: lm_head missing (tie_embeddings is false)")
+    if lm_head is not None and tuple(lm_head.shape) != (C, V):
+        raise BadRequest(f"inputs/lm_head: expected shape [{C}, {V}], got {list(lm_head.shape)}")
+    norm_gamma = r.input("norm.gamma")
+    if tuple(norm_gamma.shape) != (C,):
+        raise BadRequest(f"inputs/norm.gamma: expected shape [{C}], got {list(norm_gamma.shape)}")
+    blocks = [llama_block_weights(r, f"blocks.{i}.", C, o) for i in range(layers)]
+
+    h = embed[ids]
+    block_bwds = []
+    for w in blocks:
+        h, bwd = llama_block_fwd(ctx, h, w, o)
+        block_bwds.append(bwd)
+    hidden, norm_bwd = rms_norm_fwd(ctx, h, norm_gamma, o["eps"], 0)
+    proj = embed.T if tied else lm_head  # tied: the embedding read transposed
+    raw = linear_fwd(ctx, hidden, proj, None, "embed" if tied else "lm_head")
+    logits, dcap = raw, None
+    if cap is not None and ctx.bug != "llama_logit_softcap_missing":
+        logits, dcap = softcap_fwd(ctx, raw, cap)
+    loss, ce_bwd = cross_entropy_fwd(ctx, logits, labels, "mean", ignore_index, 0.0)
+
+    dlogits = r.cot("logits", logits) + ce_bwd(r.cot("loss", loss))
+    draw = dlogits if dcap is None else dlogits * dcap
+    dhidden, dproj, _ = linear_bwd(hidden, proj, draw)
+    dh, grads = norm_bwd(dhidden)
+    grads = {"norm.gamma": grads}
+    for i in reversed(range(layers)):
+        dh, g = block_bwds[i](dh)
+        grads.update({f"blocks.{i}.{n}": t for n, t in g.items()})
+    dembed = embedding_bwd(ctx, embed, ids, dh)
+    if tied:
+        if ctx.bug != "tied_embeddings_grad":
+            dembed = dembed + dproj.T  # both uses of the one tensor
+    else:
+        grads["lm_head"] = dproj
+    grads["embed"] = dembed
+    return {"loss": loss, "logits": logits}, grads
 
 
 # Every catalogue op this file has a function op_<name> for.
