@@ -222,6 +222,24 @@ template <class T> T attention_scale_from(const param_map& prm, std::int64_t D) 
   return prm.is_null("scale") ? T(1) / sqrt(T(D)) : prm.template real<T>("scale");
 }
 
+template <class T>
+op_result<T> attention_result(const op_args<T>& args, bool backward, const tensor<T>* mask, const attention_options<T>& opt,
+                              const T& scale, attention_forward_fn<T> forward, attention_backward_fn<T> backward_fn) {
+  const auto &q = input(args, "q"), &k = input(args, "k"), &v = input(args, "v");
+  attention_cache<T> cache;
+  op_result<T> res;
+  res.outputs["out"] = forward(q, k, v, mask, opt, scale, cache);
+  if (opt.return_lse) res.outputs["lse"] = cache.lse;
+  if (backward) {
+    const tensor<T>* dlse = opt.return_lse ? &cotangent(args, "lse", cache.lse.shape) : nullptr;
+    auto g = backward_fn(cotangent(args, "out", res.outputs["out"].shape), dlse, q, k, v, opt, scale, cache);
+    res.gradients = {{"q", std::move(g.dq)}, {"k", std::move(g.dk)}, {"v", std::move(g.dv)}};
+  }
+  res.intermediates["scores"] = std::move(cache.scores);
+  res.intermediates["weights"] = std::move(cache.weights);
+  return res;
+}
+
 std::vector<param_spec> attention_param_specs() {
   return {{"causal", param_type::boolean, "false", {}, false,
            "query row i (at position p = Tk - Tq + i) sees key j iff j <= p; needs Tq <= Tk"},
@@ -238,7 +256,9 @@ std::vector<param_spec> attention_param_specs() {
                                                  const tensor<T>&, const attention_options<T>&, const T&,       \
                                                  const attention_cache<T>&);                                    \
   template attention_options<T> attention_options_from(const param_map&, std::int64_t, std::int64_t);          \
-  template T attention_scale_from(const param_map&, std::int64_t);
+  template T attention_scale_from(const param_map&, std::int64_t);                                             \
+  template op_result<T> attention_result(const op_args<T>&, bool, const tensor<T>*, const attention_options<T>&,   \
+                                         const T&, attention_forward_fn<T>, attention_backward_fn<T>);
 GRADSPEC_ATTENTION_INSTANTIATE(double)
 GRADSPEC_ATTENTION_INSTANTIATE(float)
 GRADSPEC_ATTENTION_INSTANTIATE(mp_real)
@@ -264,19 +284,7 @@ template <class T> op_result<T> attention_evaluate(const op_args<T>& args, bool 
   if (mask) require_shape(mask->shape, {Tq, Tk}, "inputs/mask");
   const attention_options<T> opt = attention_options_from<T>(args.params, Tq, Tk);
   const T scale = attention_scale_from<T>(args.params, D);
-
-  attention_cache<T> cache;
-  op_result<T> res;
-  res.outputs["out"] = attention_forward(q, k, v, mask, opt, scale, cache);
-  if (opt.return_lse) res.outputs["lse"] = cache.lse;
-  if (backward) {
-    const tensor<T>* dlse = opt.return_lse ? &cotangent(args, "lse", cache.lse.shape) : nullptr;
-    auto g = attention_backward(cotangent(args, "out", res.outputs["out"].shape), dlse, q, k, v, opt, scale, cache);
-    res.gradients = {{"q", std::move(g.dq)}, {"k", std::move(g.dk)}, {"v", std::move(g.dv)}};
-  }
-  res.intermediates["scores"] = std::move(cache.scores);
-  res.intermediates["weights"] = std::move(cache.weights);
-  return res;
+  return attention_result(args, backward, mask, opt, scale, &attention_forward<T>, &attention_backward<T>);
 }
 
 } // namespace

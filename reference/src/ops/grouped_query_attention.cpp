@@ -103,20 +103,8 @@ template <class T> op_result<T> grouped_query_attention_evaluate(const op_args<T
   if (mask) require_shape(mask->shape, {Tq, Tk}, "inputs/mask");
   const attention_options<T> opt = attention_options_from<T>(args.params, Tq, Tk);
   const T scale = attention_scale_from<T>(args.params, D);
-
-  attention_cache<T> cache;
-  op_result<T> res;
-  res.outputs["out"] = grouped_query_attention_forward(q, k, v, mask, opt, scale, cache);
-  if (opt.return_lse) res.outputs["lse"] = cache.lse;
-  if (backward) {
-    const tensor<T>* dlse = opt.return_lse ? &cotangent(args, "lse", cache.lse.shape) : nullptr;
-    auto g = grouped_query_attention_backward(cotangent(args, "out", res.outputs["out"].shape), dlse, q, k, v, opt, scale,
-                                              cache);
-    res.gradients = {{"q", std::move(g.dq)}, {"k", std::move(g.dk)}, {"v", std::move(g.dv)}};
-  }
-  res.intermediates["scores"] = std::move(cache.scores);
-  res.intermediates["weights"] = std::move(cache.weights);
-  return res;
+  return attention_result(args, backward, mask, opt, scale, &grouped_query_attention_forward<T>,
+                          &grouped_query_attention_backward<T>);
 }
 
 } // namespace

@@ -96,14 +96,6 @@ GRADSPEC_LLAMA_INSTANTIATE(mp_real)
 
 namespace {
 
-std::int64_t checked_layers(const param_map& prm) {
-  const std::int64_t layers = prm.integer("layers");
-  require(layers >= 1, "params/layers", "must be >= 1, got " + std::to_string(layers));
-  // Checked before the input list (9 weight tensors a block) is built.
-  require(layers <= max_layers, "params/layers", "at most " + std::to_string(max_layers) + ", got " + std::to_string(layers));
-  return layers;
-}
-
 std::string block_prefix(std::int64_t i) { return "blocks." + std::to_string(i) + "."; }
 
 std::vector<input_spec> llama_inputs(const param_map& prm) {
@@ -116,16 +108,6 @@ std::vector<input_spec> llama_inputs(const param_map& prm) {
   if (prm.boolean("tie_embeddings")) in.push_back({"lm_head", "absent: tie_embeddings projects with embedᵀ", false, true, false});
   else in.push_back({"lm_head", "[C, V]"});
   return in;
-}
-
-// Every id in [0, V) (or equal to `ignored`).
-void require_ids(const int_tensor& ids, std::int64_t V, const std::string& path, std::optional<std::int64_t> ignored = {}) {
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const std::int64_t id = ids.data[i];
-    require((id >= 0 && id < V) || (ignored && id == *ignored), path,
-            "value " + std::to_string(id) + " at flat index " + std::to_string(i) + " is outside [0, " + std::to_string(V) +
-                ")" + (ignored ? " and is not ignore_index" : ""));
-  }
 }
 
 template <class T> op_result<T> llama_evaluate(const op_args<T>& args, bool backward) {

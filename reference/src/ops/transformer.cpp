@@ -99,14 +99,6 @@ GRADSPEC_TRANSFORMER_INSTANTIATE(mp_real)
 
 namespace {
 
-std::int64_t checked_layers(const param_map& prm) {
-  const std::int64_t layers = prm.integer("layers");
-  require(layers >= 1, "params/layers", "must be >= 1, got " + std::to_string(layers));
-  // Checked before the input list (42 weight tensors a layer) is built.
-  require(layers <= max_layers, "params/layers", "at most " + std::to_string(max_layers) + ", got " + std::to_string(layers));
-  return layers;
-}
-
 std::vector<input_spec> transformer_inputs(const param_map& prm) {
   const std::int64_t layers = checked_layers(prm);
   std::vector<input_spec> in{{"src_ids", "[..., S]", true},
@@ -122,16 +114,6 @@ std::vector<input_spec> transformer_inputs(const param_map& prm) {
   in.push_back({"out.w", "[C, Vt]"});
   in.push_back({"out.b", "[Vt]"});
   return in;
-}
-
-// Every id in [0, V) (or equal to `ignored`).
-void require_ids(const int_tensor& ids, std::int64_t V, const std::string& path, std::optional<std::int64_t> ignored = {}) {
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    const std::int64_t id = ids.data[i];
-    require((id >= 0 && id < V) || (ignored && id == *ignored), path,
-            "value " + std::to_string(id) + " at flat index " + std::to_string(i) + " is outside [0, " + std::to_string(V) +
-                ")" + (ignored ? " and is not ignore_index" : ""));
-  }
 }
 
 template <class T> op_result<T> transformer_evaluate(const op_args<T>& args, bool backward) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "gradspec/reference/params.hpp"
+#include "gradspec/reference/registry.hpp"
 #include "gradspec/reference/scalar.hpp"
 #include "gradspec/reference/tensor.hpp"
 
@@ -64,6 +65,20 @@ template <class T> attention_options<T> attention_options_from(const param_map& 
 // scale, or 1/sqrt(D) when null.
 template <class T> T attention_scale_from(const param_map& prm, std::int64_t D);
 
+// The binding's result of an attention-like op (attention, grouped_query_attention), given its
+// forward and backward: out, and lse with return_lse (whose cotangent the backward then reads), the
+// gradients of q, k and v, and the intermediates scores and weights.
+template <class T>
+using attention_forward_fn = tensor<T> (*)(const tensor<T>&, const tensor<T>&, const tensor<T>&, const tensor<T>*,
+                                           const attention_options<T>&, const T&, attention_cache<T>&);
+template <class T>
+using attention_backward_fn = attention_grads<T> (*)(const tensor<T>&, const tensor<T>*, const tensor<T>&, const tensor<T>&,
+                                                     const tensor<T>&, const attention_options<T>&, const T&,
+                                                     const attention_cache<T>&);
+template <class T>
+op_result<T> attention_result(const op_args<T>& args, bool backward, const tensor<T>* mask, const attention_options<T>& opt,
+                              const T& scale, attention_forward_fn<T> forward, attention_backward_fn<T> backward_fn);
+
 #define GRADSPEC_ATTENTION_EXTERN(T)                                                                            \
   extern template tensor<T> attention_forward(const tensor<T>&, const tensor<T>&, const tensor<T>&, const tensor<T>*, \
                                               const attention_options<T>&, const T&, attention_cache<T>&);     \
@@ -71,7 +86,9 @@ template <class T> T attention_scale_from(const param_map& prm, std::int64_t D);
                                                         const tensor<T>&, const tensor<T>&, const attention_options<T>&, \
                                                         const T&, const attention_cache<T>&);        \
   extern template attention_options<T> attention_options_from(const param_map&, std::int64_t, std::int64_t);   \
-  extern template T attention_scale_from(const param_map&, std::int64_t);
+  extern template T attention_scale_from(const param_map&, std::int64_t);                                        \
+  extern template op_result<T> attention_result(const op_args<T>&, bool, const tensor<T>*, const attention_options<T>&,   \
+                                                const T&, attention_forward_fn<T>, attention_backward_fn<T>);
 GRADSPEC_ATTENTION_EXTERN(double)
 GRADSPEC_ATTENTION_EXTERN(float)
 GRADSPEC_ATTENTION_EXTERN(mp_real)

@@ -5,6 +5,7 @@
 #include "gradspec/errors.hpp"
 #include "gradspec/reference/registry.hpp"
 
+#include <optional>
 #include <string>
 
 namespace gradspec::reference {
@@ -57,6 +58,26 @@ inline shape_t leading_axes(const shape_t& shape, std::size_t k) {
 inline shape_t with_last(shape_t shape, std::int64_t last) {
   shape.back() = last;
   return shape;
+}
+
+// The `layers` param of a whole model (transformer, llama): 1 .. max_layers, checked before its
+// per-layer input list is built.
+inline std::int64_t checked_layers(const param_map& prm) {
+  const std::int64_t layers = prm.integer("layers");
+  require(layers >= 1, "params/layers", "must be >= 1, got " + std::to_string(layers));
+  require(layers <= max_layers, "params/layers", "at most " + std::to_string(max_layers) + ", got " + std::to_string(layers));
+  return layers;
+}
+
+// Every id in [0, V) (or equal to `ignored`).
+inline void require_ids(const int_tensor& ids, std::int64_t V, const std::string& path,
+                        std::optional<std::int64_t> ignored = {}) {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::int64_t id = ids.data[i];
+    require((id >= 0 && id < V) || (ignored && id == *ignored), path,
+            "value " + std::to_string(id) + " at flat index " + std::to_string(i) + " is outside [0, " + std::to_string(V) +
+                ")" + (ignored ? " and is not ignore_index" : ""));
+  }
 }
 
 } // namespace gradspec::reference
