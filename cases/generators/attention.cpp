@@ -174,16 +174,12 @@ void notes(flag_notes_builder& n) {
 } // namespace
 
 op_generator attention_generator() {
-  auto resolve = [](case_shape s) {
-    if (s.dims["seq_kv"] == 0) s.dims["seq_kv"] = s["seq"];
-    if (s.dims["d_v"] == 0) s.dims["d_v"] = s["d_k"];
-    return s;
-  };
+  using generators::with_kv_defaults;
   op_generator g{"attention",
                  {{"seq", 4, "Tq, queries"}, {"seq_kv", 0, "Tk, keys (default: seq)"}, {"d_k", 8, "D"}, {"d_v", 0, "Dv (default: d_k)"}},
-                 [resolve](const case_shape& s) { return resolve(s).label({"seq", "seq_kv", "d_k", "d_v"}); },
-                 [resolve](test_case& c, const case_shape& given, value_source& v) {
-                   const case_shape s = resolve(given);
+                 [](const case_shape& s) { return with_kv_defaults(s).label({"seq", "seq_kv", "d_k", "d_v"}); },
+                 [](test_case& c, const case_shape& given, value_source& v) {
+                   const case_shape s = with_kv_defaults(given);
                    c.inputs["q"] = v.grid(s.with_batch({"seq", "d_k"}));
                    c.inputs["k"] = v.grid(s.with_batch({"seq_kv", "d_k"}));
                    c.inputs["v"] = v.grid(s.with_batch({"seq_kv", "d_v"}));

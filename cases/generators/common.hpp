@@ -18,6 +18,13 @@ inline raw_tensor weight(value_source& v, const shape_t& shape, std::int64_t fan
   return v.grid(shape, std::ldexp(1.0, -s), 6 + s);
 }
 
+// The shape keys of attention-like generators: seq_kv (Tk) and d_v (Dv) default, when 0, to seq and d_k.
+inline case_shape with_kv_defaults(case_shape s) {
+  if (s.dims["seq_kv"] == 0) s.dims["seq_kv"] = s["seq"];
+  if (s.dims["d_v"] == 0) s.dims["d_v"] = s["d_k"];
+  return s;
+}
+
 inline void attention_weights(test_case& c, const std::string& prefix, std::int64_t C, value_source& v) {
   for (const char* w : {"w_q", "w_k", "w_v", "w_o"}) c.inputs[prefix + w] = weight(v, {C, C}, C);
   for (const char* b : {"b_q", "b_k", "b_v", "b_o"}) c.inputs[prefix + b] = v.grid({C}, 0.25, 8);
