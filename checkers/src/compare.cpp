@@ -109,6 +109,18 @@ long double max_abs_error(const element_errors& w, const candidate_tensor& got) 
   return m;
 }
 
+std::size_t ulp_bin(double ulps) {
+  if (!(ulps >= 0) || std::isinf(ulps)) return tensor_finding::ulp_bins - 1;
+  if (ulps == 0) return 0;
+  if (ulps <= 0.5) return 1;
+  if (ulps <= 1) return 2;
+  if (ulps > 0x1p20) return tensor_finding::ulp_bins - 2;
+  int e = 0;
+  const double m = std::frexp(ulps, &e); // ulps = m·2^e, m in [1/2, 1): (2^k, 2^(k+1)] has k = e - 1, or e - 2 at m = 1/2
+  const int k = m == 0.5 ? e - 2 : e - 1;
+  return static_cast<std::size_t>(3 + k);
+}
+
 tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& want_raw, const candidate_tensor& got,
                             const dtype_info& d, const policy& p, const std::optional<tolerance>& fixed,
                             const candidate_tensor* baseline, const candidate_tensor* perturbed, bool fully_masked_flag,
@@ -143,6 +155,8 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   if (base_err) f.baseline_max_abs = static_cast<double>(*base_err);
   if (sensitivity) f.sensitivity_max_abs = static_cast<double>(*sensitivity);
 
+  f.elements = w.want.size();
+  f.ulp_histogram.assign(tensor_finding::ulp_bins, 0);
   long double sum_sq_ulp = 0, worst_excess = -1, finite_max_abs = 0;
   std::size_t counted = 0, special_mismatch = 0, nan_for_finite = 0, zero_for_nan = 0;
   bool element_fail = false;
@@ -172,6 +186,7 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
     f.max_abs = std::max(f.max_abs, static_cast<double>(err));
     f.max_rel = std::max(f.max_rel, static_cast<double>(rel));
     f.max_ulp = std::max(f.max_ulp, static_cast<double>(ulps));
+    ++f.ulp_histogram[ulp_bin(static_cast<double>(ulps))];
     if (std::isfinite(static_cast<double>(ulps))) {
       sum_sq_ulp += ulps * ulps;
       ++counted;
@@ -339,6 +354,8 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
   out.id = c.id;
   out.op = c.op;
   out.why = why_of(c, notes);
+  for (const auto& [name, t] : c.inputs)
+    for (auto n : t.shape) out.largest_dim = std::max<std::int64_t>(out.largest_dim, n);
   if (!exact_in(c, p.dtype)) {
     out.verdict = "skipped";
     out.reason = "inputs not exact in " + p.dtype;

@@ -80,6 +80,7 @@ json summary_json(const implementation_info& impl, const policy& p, const std::v
   json list = json::array();
   for (const auto& f : findings) {
     json c = {{"id", f.id}, {"op", f.op}, {"verdict", f.verdict}};
+    if (f.largest_dim > 0) c["largest_dim"] = f.largest_dim;
     if (!f.reason.empty()) c["reason"] = f.reason;
     if ((f.verdict == "fail" || f.verdict == "acceptable") && !f.why.empty()) c["why"] = f.why;
     json tensors = json::array();
@@ -90,6 +91,10 @@ json summary_json(const implementation_info& impl, const policy& p, const std::v
       if (t.baseline_max_abs) tj["baseline_max_abs"] = number(*t.baseline_max_abs);
       if (!t.worst_index.empty()) tj["worst"] = {{"index", t.worst_index}, {"got", number(t.worst_got)}, {"want", t.worst_want}};
       if (!t.diagnosis.empty()) tj["diagnosis"] = t.diagnosis;
+      if (!t.ulp_histogram.empty()) {
+        tj["elements"] = t.elements;
+        tj["ulp_histogram"] = t.ulp_histogram;
+      }
       if (!t.acceptable.empty()) tj["acceptable"] = t.acceptable;
       tensors.push_back(tj);
     }

@@ -1,5 +1,7 @@
 #include "gnuplot.hpp"
 
+#include <gnuplot-iostream.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -45,14 +47,14 @@ void run_gnuplot(const std::string& dir, const std::string& script) {
   struct sigaction ignore {}, previous {};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ignore, &previous);
-  std::size_t sent = 0;
-  while (sent < script.size()) {
-    const ssize_t n = ::write(in[1], script.data() + sent, script.size() - sent);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    sent += static_cast<std::size_t>(n);
+  // The script goes through gnuplot-iostream's stream over our pipe (its own constructor would
+  // start gnuplot through a shell); the stream's destructor flushes and closes the pipe.
+  if (FILE* fh = ::fdopen(in[1], "w")) {
+    Gnuplot gp(fh);
+    gp << script;
+  } else {
+    ::close(in[1]);
   }
-  ::close(in[1]);
   ::sigaction(SIGPIPE, &previous, nullptr);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -1,4 +1,5 @@
-// Running gnuplot without a shell: the script goes to its standard input and it runs inside `dir`,
+// Running gnuplot without a shell (fork and exec, then gnuplot-iostream's stream over the pipe to its
+// standard input): it runs inside `dir`,
 // so scripts name their files relatively and no user-given path ever becomes command text.
 #pragma once
 

@@ -68,7 +68,16 @@ struct tensor_finding {
   std::size_t nonfinite = 0;       // NaN/Inf where the reference is finite
   std::string acceptable;          // "flag/alternative" when the verdict is "acceptable"
   std::string diagnosis;           // one line, for a failing or acceptable tensor
+  std::size_t elements = 0;        // values compared
+  // Per-element errors in ulps (normwise, as max_ulp), counted in ulp_bins bins: [0] exactly 0,
+  // [1] (0, 1/2], [2] (1/2, 1], [3 + k] (2^k, 2^(k+1)] for k = 0..19, [23] above 2^20, [24] NaN or
+  // Inf (where the reference is finite, or a special value missed). Reports plot the distribution.
+  static constexpr std::size_t ulp_bins = 25;
+  std::vector<std::uint64_t> ulp_histogram;
 };
+
+// The ulp_histogram bin of one element's error in ulps (infinite or NaN: the last bin).
+std::size_t ulp_bin(double ulps);
 
 struct case_finding {
   std::string id, op;
@@ -77,6 +86,7 @@ struct case_finding {
   std::string why;              // "flag: description" of the case's first described flag (the trap it sets)
   std::vector<tensor_finding> tensors;
   double worst_ratio = 0;       // max over tensors of max_abs / allowed_abs, for sorting
+  std::int64_t largest_dim = 0; // the largest dimension of any input (a sweep's size N in reports)
 };
 
 // Acceptable findings (Wycheproof's "acceptable" result). A flag's note in the case file may list
