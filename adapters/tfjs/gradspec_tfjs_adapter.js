@@ -47,7 +47,7 @@ try {
   require('@tensorflow/tfjs-backend-cpu');
 } catch (e) {
   process.stderr.write(`gradspec_tfjs_adapter: cannot load TensorFlow.js (${e.message.split('\n')[0]}).\n` +
-    `Install it with: cd ${path.relative(process.cwd(), __dirname) || '.'} && npm ci   (or scripts/setup.sh)\n`);
+    `Install it with: cd ${__dirname} && npm ci\n`);
   process.exit(1);
 }
 
@@ -57,11 +57,10 @@ const CATALOGUE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'd
 
 // The kernels the ops below run under tf.grads: each needs a registered gradient.
 const KERNELS_WITH_GRADIENTS = [
-  'Softmax', 'Relu', 'Erf', 'Tanh', 'Sigmoid', 'Multiply', 'Add', 'AddN', 'Sub', 'RealDiv', 'Neg', 'Exp', 'Log',
-  'Sqrt', 'Rsqrt', 'Square', 'Pow', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Reshape', 'Transpose', 'GatherV2',
-  'Select', 'BroadcastTo', 'Concat', 'Slice', 'Pack', 'Unpack', 'Cast', 'Tile', 'SquaredDifference', 'ExpandDims',
-  'Sin', 'Cos', 'Identity',
-];
+  'Add', 'AddN', 'BatchMatMul', 'Concat', 'Erf', 'Exp', 'ExpandDims', 'GatherV2', 'Identity', 'Log', 'Max',
+  'Mean', 'Multiply', 'Neg', 'Pack', 'Pow', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Select', 'Sigmoid', 'Slice',
+  'Softmax', 'SplitV', 'Square', 'Sub', 'Sum', 'Tanh', 'Tile', 'Transpose', 'Unpack',
+]
 
 // ------------------------------------------------------------------------------------------------
 // Start-up: gradients registered, CPU backend
