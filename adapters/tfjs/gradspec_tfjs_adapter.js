@@ -28,9 +28,11 @@
  *                                   for selftest.js: gradspec must report gradients.x failures.
  *   GRADSPEC_TFJS_NO_GRADIENTS=1    skips loading the gradient registrations (the start-up check
  *                                   must then fail loudly; selftest.js checks that).
- *   GRADSPEC_TFJS_ANGLES=float64    positional_encoding and RoPE angles formed in double precision
- *                                   (plain JS Math.sin/cos, rounded to float32 once) instead of in
- *                                   float32 tfjs ops (the default, as a tfjs user writes it).
+ *   GRADSPEC_TFJS_ANGLES=float32    positional_encoding and RoPE angles formed with float32 tfjs ops
+ *                                   (position·inv_freq rounded to float32, as Hugging Face and Meta
+ *                                   form them in float32) instead of the default: the cos/sin tables
+ *                                   in JS doubles (Math.sin/cos), rounded to float32 once, as the
+ *                                   PyTorch adapter and gradspec's float32 baseline form them.
  */
 
 const path = require('path');
@@ -52,7 +54,7 @@ try {
 }
 
 const BUG = process.env.GRADSPEC_TFJS_BUG || '';
-const ANGLES64 = process.env.GRADSPEC_TFJS_ANGLES === 'float64';
+const ANGLES64 = process.env.GRADSPEC_TFJS_ANGLES !== 'float32';
 const CATALOGUE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'ops.json'), 'utf8')).ops;
 
 // The kernels the ops below run under tf.grads: each needs a registered gradient.
@@ -315,7 +317,7 @@ function feedForward(x, w1, b1, w2, b2, act) {
 
 /** Sinusoidal table [T, C], the PyTorch tutorial's PositionalEncoding written with tfjs ops (float32):
  * div_term = exp(arange(0, C, 2)·(-ln(base)/C)), angle = position·div_term, columns sin, cos, ...
- * With GRADSPEC_TFJS_ANGLES=float64, pos/base^(2i/C) and sin/cos in double, rounded once. */
+ * By default (not GRADSPEC_TFJS_ANGLES=float32), pos/base^(2i/C) and sin/cos in double, rounded once. */
 function sinusoidTable(length, d, base, offset) {
   const half = Math.ceil(d / 2);
   if (ANGLES64) {
@@ -336,7 +338,7 @@ function sinusoidTable(length, d, base, offset) {
 }
 
 /** cos, sin of θ = (offset + t)·base^(-2i/R), [T, R/2]: Hugging Face's inv_freq and outer product
- * in float32 tfjs ops (or in double with GRADSPEC_TFJS_ANGLES=float64). */
+ * in double (or in float32 tfjs ops with GRADSPEC_TFJS_ANGLES=float32). */
 function ropeAngles(length, rotaryDim, base, offset) {
   const half = rotaryDim / 2;
   if (ANGLES64) {
