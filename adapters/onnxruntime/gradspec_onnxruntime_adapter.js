@@ -135,15 +135,9 @@ function attentionMask(mask, causal, window, tq, tk) {
 function attentionNode(g, q, k, v, opts) {
   const { mask, causal, window, scale, softcap, tq, tk, lse } = opts;
   const extra = attentionMask(mask, causal, window, tq, tk);
-  // is_causal only where it means the same as the catalogue (Tq == Tk, no window, no mask). In float64
-  // ORT has no Attention kernel and expands the ONNX function body, whose causal branch fails to
-  // type-check (an Add of double and float): there the same causal mask is passed as attn_mask instead.
-  let useIsCausal = causal && !extra;
-  let maskIn = extra ? g.constant(extra, [tq, tk]) : null;
-  if (useIsCausal && g.dtype === 'float64') {
-    maskIn = g.constant(causalMask(tq, tk), [tq, tk]);
-    useIsCausal = false;
-  }
+  // is_causal only where it means the same as the catalogue (Tq == Tk, no window, no mask needed).
+  const useIsCausal = causal && !extra;
+  const maskIn = extra ? g.constant(extra, [tq, tk]) : null;
   const ins = maskIn ? [q, k, v, maskIn] : [q, k, v];
   const attrs = { is_causal: useIsCausal ? 1 : undefined, scale: scale === null ? undefined : new Float(scale),
                   softcap: softcap === null ? undefined : new Float(softcap) };
@@ -170,20 +164,10 @@ function mhaCore(g, q, k, v, heads, opts) {
   // ONNX Attention's 3-D form splits hidden into q_num_heads contiguous blocks, as the catalogue does.
   const { mask, causal, tq, tk } = opts;
   const extra = attentionMask(mask, causal, null, tq, tk);
-  let maskIn = extra ? g.constant(extra, [tq, tk]) : null;
-  let isCausal = causal && !extra;
-  if (isCausal && g.dtype === 'float64') {  // see attentionNode: the float64 function body's causal branch
-    maskIn = g.constant(causalMask(tq, tk), [tq, tk]);
-    isCausal = false;
-  }
+  const maskIn = extra ? g.constant(extra, [tq, tk]) : null;
+  const isCausal = causal && !extra;
   return g.op('Attention', maskIn ? [q, k, v, maskIn] : [q, k, v],
               { q_num_heads: heads, kv_num_heads: heads, is_causal: isCausal ? 1 : undefined });
-}
-
-function causalMask(tq, tk) {
-  const m = new Array(tq * tk).fill(0);
-  for (let i = 0; i < tq; ++i) for (let j = 0; j < tk; ++j) if (j > tk - tq + i) m[i * tk + j] = -Infinity;
-  return m;
 }
 
 /** x [B, T, C] (names) -> self/cross MHA with weights under prefix. */
