@@ -196,24 +196,39 @@ function group(g, inputs, prefix) {
 }
 
 /**
- * RoPE on x [N, H, T, D] with ONNX RotaryEmbedding (opset 23; its type constraint has no double).
- * cos/sin caches [N, T, R/2] are formed in the graph in the graph's dtype as Hugging Face does:
- * inv_freq = 1 / base^(arange(0, R, 2)/R), freqs = positions ⊗ inv_freq.
+ * RoPE on x [N, H, T, D]. float32: ONNX RotaryEmbedding (opset 23). Its type constraint has no double,
+ * so float64 uses the graph Hugging Face's exporters emit without it: Slice the rotated features into
+ * pairs, a·cos - b·sin and b·cos + a·sin (Mul, Sub, Add), Concat back ("half": pairs (i, i + R/2);
+ * "interleaved": Reshape to [..., R/2, 2]).
+ * The cos/sin caches are the user's inputs: formed here in float64 (angle p·inv_freq with
+ * inv_freq = 1 / base^(arange(0, R, 2)/R)) and, for float32, only cos and sin rounded, as a careful
+ * user precomputes them; forming the angle in float32 would be the caller's error, not ORT's.
  */
 function rope(g, x, n, h, t, d, { base, style, rotaryDim, offset }) {
-  if (g.dtype === 'float64') {
-    throw new Unsupported('ONNX RotaryEmbedding (opset 23) has no double type (T: float, float16, bfloat16)');
-  }
   const r = rotaryDim === null ? d : rotaryDim;
   const half = r / 2;
-  // The caches are the user's inputs of RotaryEmbedding: formed here in float64 (angle p·inv_freq with
-  // inv_freq = 1 / base^(arange(0, R, 2)/R)) and only cos and sin rounded to float32, as a careful user
-  // precomputes them; forming the angle in float32 would be the caller's error, not ORT's.
   const f64 = (v) => g.scalar(v, 'float64');
   const pos = g.op('Range', [f64(offset), f64(offset + t), f64(1)]);                                   // [T]
   const expo = g.op('Div', [g.op('Range', [f64(0), f64(r), f64(2)]), f64(r)]);                        // [R/2]
   const inv = g.op('Reciprocal', [g.op('Pow', [f64(base), expo])]);
   const freqs = g.op('Mul', [g.reshape(pos, [t, 1]), g.reshape(inv, [1, half])]);                     // [T, R/2]
+  if (g.dtype === 'float64') {
+    const shape = style === 'interleaved' ? [t, half, 1] : [t, half];
+    const cos = g.reshape(g.op('Cos', [freqs]), shape), sin = g.reshape(g.op('Sin', [freqs]), shape);
+    const slice = (v, from, to, axis) => g.op('Slice', [v, g.ints([from]), g.ints([to]), g.ints([axis])]);
+    const turn = (a, b) => [g.op('Sub', [g.op('Mul', [a, cos]), g.op('Mul', [b, sin])]),
+                            g.op('Add', [g.op('Mul', [b, cos]), g.op('Mul', [a, sin])])];
+    let rotated;
+    if (style === 'interleaved') {
+      const pairs = g.reshape(slice(x, 0, r, 3), [n, h, t, half, 2]);
+      const [ya, yb] = turn(slice(pairs, 0, 1, 4), slice(pairs, 1, 2, 4));                           // [N, H, T, R/2, 1]
+      rotated = g.reshape(g.op('Concat', [ya, yb], { axis: 4 }), [n, h, t, r]);
+    } else {
+      const [ya, yb] = turn(slice(x, 0, half, 3), slice(x, half, r, 3));
+      rotated = g.op('Concat', [ya, yb], { axis: 3 });
+    }
+    return r === d ? rotated : g.op('Concat', [rotated, slice(x, r, d, 3)], { axis: 3 });
+  }
   const expand = (c) => g.op('Expand', [g.reshape(g.op('Cast', [c], { to: 1 }), [1, t, half]), g.ints([n, t, half])]);
   const cos = expand(g.op('Cos', [freqs])), sin = expand(g.op('Sin', [freqs]));
   return g.op('RotaryEmbedding', [x, cos, sin], { interleaved: style === 'interleaved' ? 1 : 0,
