@@ -13,6 +13,18 @@
 
 namespace gradspec::checkers {
 
+std::size_t ulp_bin(double ulps) {
+  if (!(ulps >= 0) || std::isinf(ulps)) return tensor_finding::ulp_bins - 1;
+  if (ulps == 0) return 0;
+  if (ulps <= 0.5) return 1;
+  if (ulps <= 1) return 2;
+  if (ulps > 0x1p20) return tensor_finding::ulp_bins - 2;
+  int e = 0;
+  const double m = std::frexp(ulps, &e); // ulps = m·2^e, m in [1/2, 1): (2^k, 2^(k+1)] has k = e - 1, or e - 2 at m = 1/2
+  const int k = m == 0.5 ? e - 2 : e - 1;
+  return static_cast<std::size_t>(3 + k);
+}
+
 const dtype_info& dtype_named(const std::string& name) {
   static const std::vector<dtype_info> dtypes = {{"float64", 53, -1022, std::ldexp(1.0, -52)},
                                                  {"float32", 24, -126, std::ldexp(1.0, -23)},
@@ -107,18 +119,6 @@ long double max_abs_error(const element_errors& w, const candidate_tensor& got) 
     m = std::max(m, std::isfinite(g) ? std::fabs(g - w.want[i]) : INFINITY);
   }
   return m;
-}
-
-std::size_t ulp_bin(double ulps) {
-  if (!(ulps >= 0) || std::isinf(ulps)) return tensor_finding::ulp_bins - 1;
-  if (ulps == 0) return 0;
-  if (ulps <= 0.5) return 1;
-  if (ulps <= 1) return 2;
-  if (ulps > 0x1p20) return tensor_finding::ulp_bins - 2;
-  int e = 0;
-  const double m = std::frexp(ulps, &e); // ulps = m·2^e, m in [1/2, 1): (2^k, 2^(k+1)] has k = e - 1, or e - 2 at m = 1/2
-  const int k = m == 0.5 ? e - 2 : e - 1;
-  return static_cast<std::size_t>(3 + k);
 }
 
 tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& want_raw, const candidate_tensor& got,

@@ -165,4 +165,25 @@ BOOST_AUTO_TEST_CASE(perturbed_moves_data_not_masks) {
   BOOST_TEST(p.inputs.at("k").values[1] == c.inputs.at("k").values[1]); // zeros stay
 }
 
+// The histogram's bins, at and around their edges: 0 | (0, 1/2] | (1/2, 1] | (2^k, 2^(k+1)] | > 2^20 | NaN/Inf.
+BOOST_AUTO_TEST_CASE(ulp_bins_at_their_edges) {
+  using gradspec::checkers::ulp_bin;
+  BOOST_TEST(ulp_bin(0.0) == 0u);
+  BOOST_TEST(ulp_bin(1e-300) == 1u);
+  BOOST_TEST(ulp_bin(0.5) == 1u);
+  BOOST_TEST(ulp_bin(std::nextafter(0.5, 1.0)) == 2u);
+  BOOST_TEST(ulp_bin(1.0) == 2u);
+  BOOST_TEST(ulp_bin(std::nextafter(1.0, 2.0)) == 3u);
+  BOOST_TEST(ulp_bin(2.0) == 3u);
+  BOOST_TEST(ulp_bin(2.5) == 4u);
+  BOOST_TEST(ulp_bin(4.0) == 4u);
+  BOOST_TEST(ulp_bin(1000.0) == 12u); // (512, 1024]: k = 9
+  BOOST_TEST(ulp_bin(std::ldexp(1.0, 20)) == 22u);
+  BOOST_TEST(ulp_bin(std::nextafter(std::ldexp(1.0, 20), 1e300)) == 23u);
+  BOOST_TEST(ulp_bin(1e300) == 23u);
+  BOOST_TEST(ulp_bin(INFINITY) == 24u);
+  BOOST_TEST(ulp_bin(NAN) == 24u);
+  BOOST_TEST(gradspec::checkers::tensor_finding::ulp_bins == 25u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,8 +93,9 @@ BOOST_AUTO_TEST_CASE(report_writes_a_table_and_a_plot) {
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(run("report " + summary + " --out " + s.path("report")).code == 0);
   const std::string md = s.read("report/report.md");
-  BOOST_TEST(md.find("| softmax | 5/5, ") != std::string::npos, md);
-  BOOST_TEST(s.read("report/digits.svg").find("<svg") != std::string::npos);
+  BOOST_TEST(md.find("| softmax | reference-f64 gradspec ") != std::string::npos, md);
+  BOOST_TEST(md.find(" | 5 pass | ") != std::string::npos, md);
+  BOOST_TEST(s.read("report/digits-float64-standard.svg").find("<svg") != std::string::npos);
   auto bad = run("report " + s.write("bad.json", "{\"format\": \"other\"}") + " --out " + s.path("r2"));
   BOOST_TEST(bad.code == 2);
   BOOST_TEST(bad.output.find("bad.json: /format") != std::string::npos, bad.output);

@@ -517,10 +517,11 @@ BOOST_AUTO_TEST_CASE(report_validates_writes_all_or_nothing_and_never_builds_com
   r = run("report " + summary + " --out " + quote(out));
   BOOST_TEST(r.code == 0, r.output);
   BOOST_TEST(!fs::exists(marker));
-  BOOST_TEST(fs::exists(out + "/digits.svg"));
+  BOOST_TEST(fs::exists(out + "/digits-float64-standard.svg"));
   BOOST_TEST(fs::exists(out + "/report.md"));
-  // No temporaries left in the report folder.
-  BOOST_TEST(std::distance(fs::directory_iterator(out), fs::directory_iterator()) == 3);
+  // No temporaries left in the report folder: index.html, report.md, the digits and the error
+  // distribution plots as SVG and PNG.
+  BOOST_TEST(std::distance(fs::directory_iterator(out), fs::directory_iterator()) == 6);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
