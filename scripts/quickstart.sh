@@ -2,7 +2,8 @@
 # The main job end to end: install what is missing, build, generate golden cases (the examples
 # suite and a spec covering the whole catalogue), check a real implementation (PyTorch 1.13 through
 # its adapter, in float64, float32 and bfloat16, over the committed standard and edge suites) and
-# write an accuracy report. Everything goes to out/.
+# write an accuracy report (out/report/index.html). Everything goes to out/. The published reports of
+# three libraries are made by scripts/publish.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
@@ -25,4 +26,4 @@ done
 $g check --cases cases/examples --results cases/slides_results.json --atol 0.0005 --rtol 0 --forward-only \
    --json out/slides.json > out/slides.txt || true
 $g report "${summaries[@]}" --out out/report
-echo "quickstart: report in out/report/report.md (plot out/report/digits.svg); golden cases in out/; slides errata in out/slides.txt"
+echo "quickstart: report in out/report/index.html (and report.md, with its plots); golden cases in out/; slides errata in out/slides.txt"
