@@ -12,9 +12,10 @@ torch.autograd.grad with the request's cotangents. Which inputs are differentiab
 integer comes from the catalogue (docs/ops.json, `gradspec ops --json`); the adapter serves every
 catalogue op it has a function op_<name> for.
 
-Attention rows whose keys are all masked get current PyTorch's "safe softmax" (zero row, zero
-gradients, as SDPA in PyTorch >= 2.5) unless GRADSPEC_TORCH_UNSAFE_SOFTMAX=1, which shows 1.13's
-raw behaviour (NaN). See README.md next to this file.
+The adapter never repairs what PyTorch returns: an attention row whose keys are all masked gets
+1.13's plain softmax of a row of -inf, NaN (in the output and in every gradient it reaches), which
+gradspec judges against the case's documented alternatives (nan_from_plain_softmax). See README.md
+next to this file.
 """
 
 import json
@@ -30,7 +31,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.p
 from gradspec_adapter import BadRequest, catalogue, catalogue_input, real_param, serve  # noqa: E402
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}
-UNSAFE_SOFTMAX = os.environ.get("GRADSPEC_TORCH_UNSAFE_SOFTMAX", "") == "1"
 NEG_INF = float("-inf")
 CATALOGUE = catalogue()  # docs/ops.json
 REQUIRED = object()  # sentinel: a param or input without a default
@@ -313,37 +313,6 @@ def additive_mask(mask, causal, tq, tk, dtype):
     return m
 
 
-def fully_masked_rows(mask):
-    """[Tq, 1] bool: the query rows whose every key the additive mask hides, or None if there are none."""
-    if mask is None:
-        return None
-    dead = torch.isneginf(mask).all(dim=-1, keepdim=True)
-    return dead if bool(dead.any()) else None
-
-
-def safe_mha_forward(mha):
-    """Give an nn.MultiheadAttention current PyTorch's safe softmax for fully masked query rows.
-
-    1.13 computes softmax over a row of -inf and gets NaN, which then poisons every gradient. The fix
-    as a user would write it around the module: give the dead rows a finite (zero) mask so that
-    1.13 computes something finite, then replace those rows of the output by what a zero attention
-    row gives, out_proj.bias (zero concat · w_o + b_o). torch.where sends those rows' cotangent to
-    the bias only, so q, k, v, the projections and x get exactly zero from them: no NaN anywhere.
-    Off when GRADSPEC_TORCH_UNSAFE_SOFTMAX=1. Module outputs are batch first here: [B, Tq, C].
-    """
-    plain = mha.forward
-
-    def forward(query, key, value, **kwargs):
-        dead = None if UNSAFE_SOFTMAX else fully_masked_rows(kwargs.get("attn_mask"))
-        if dead is None:
-            return plain(query, key, value, **kwargs)
-        kwargs["attn_mask"] = kwargs["attn_mask"].masked_fill(dead, 0.0)
-        out, weights = plain(query, key, value, **kwargs)
-        return torch.where(dead, mha.out_proj.bias, out), weights
-
-    mha.forward = forward  # an instance attribute: Module.__call__ finds it before the class method
-
-
 def capture(module, what, store, key):
     """Forward hook that keeps a module's output (what="output") or first input ("input")."""
     def hook(mod, args, output):
@@ -405,8 +374,7 @@ def op_positional_encoding(r):
 
 
 def op_softmax(r):
-    # Plain F.softmax: a row of all -inf gives NaN in PyTorch (the contract's safe softmax is
-    # applied only inside attention, where PyTorch >= 2.5 applies it).
+    # Plain F.softmax: a row of all -inf gives NaN in PyTorch 1.13, as it does in attention.
     return Result({"y": F.softmax(r.input("x"), dim=-1)})
 
 
@@ -521,12 +489,10 @@ def attention_math(q, k, v, mask, causal, scale, window, softcap, return_lse):
         scores = q @ kᵀ · scale; softcap c: scores = tanh(scores / c) · c (Hugging Face Gemma 2; the
         gradient through SoftCap, see there);
         + finite mask values, masked_fill(-inf) where the mask is -inf or causal / window hide the key;
-        weights = softmax(scores); out = weights @ v; lse = m + log(sum(exp(scores - m))), m the
-        row max (detached: the shift cancels), so that large scores do not overflow.
-    Rows with every key hidden: safe softmax (zero weights, hence zero output and gradients) and lse
-    -inf with zero gradient, both done with torch.where so that no NaN exists even in the backward
-    pass (PyTorch >= 2.5's _safe_softmax semantics). GRADSPEC_TORCH_UNSAFE_SOFTMAX=1 uses plain
-    F.softmax (NaN rows). -> out, lse (or None), scores, weights."""
+        weights = F.softmax(scores, dim=-1); out = weights @ v; lse = torch.logsumexp(scores, dim=-1)
+        (PyTorch's own, which shifts by the row max, so that large scores do not overflow).
+    Rows with every key hidden are left to PyTorch: plain F.softmax of a row of -inf is NaN in 1.13,
+    and torch.logsumexp of it -inf. -> out, lse (or None), scores, weights."""
     tq, tk = q.shape[-2], k.shape[-2]
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
@@ -538,19 +504,9 @@ def attention_math(q, k, v, mask, causal, scale, window, softcap, return_lse):
         scores = scores + mask.masked_fill(hidden, 0.0)
     if bool(hidden.any()):
         scores = scores.masked_fill(hidden, NEG_INF)
-    dead = (scores == NEG_INF).all(dim=-1, keepdim=True)
-    zeros = torch.zeros_like(scores)
-    live = torch.where(dead, zeros, scores)  # a finite row where every key is hidden
-    if UNSAFE_SOFTMAX:
-        weights = F.softmax(scores, dim=-1)
-    else:
-        weights = torch.where(dead, zeros, F.softmax(live, dim=-1))
+    weights = F.softmax(scores, dim=-1)
     out = weights @ v
-    lse = None
-    if return_lse:
-        m = live.amax(dim=-1, keepdim=True).detach()
-        lse = torch.log(torch.exp(live - m).sum(dim=-1, keepdim=True)) + m
-        lse = torch.where(dead, torch.full_like(lse, NEG_INF), lse).squeeze(-1)
+    lse = torch.logsumexp(scores, dim=-1) if return_lse else None
     return out, lse, scores, weights
 
 
@@ -602,7 +558,7 @@ def op_grouped_query_attention(r):
 def op_multi_head_attention(r):
     """F.multi_head_attention_forward (what nn.MultiheadAttention runs), inputs as [T, B, C].
     in_proj_weight = cat([w_qᵀ, w_kᵀ, w_vᵀ]) is built from our leaves, so autograd returns our
-    gradients directly. Fully masked rows: see safe_mha_forward (same fix, outside the function)."""
+    gradients directly. The mask is passed as is: a fully masked row is 1.13's NaN."""
     x, memory = r.input("x"), r.optional("memory")
     w = {n: r.input(n) for n in ("w_q", "w_k", "w_v", "w_o", "b_q", "b_k", "b_v", "b_o")}
     mask = r.optional("mask")
@@ -618,17 +574,12 @@ def op_multi_head_attention(r):
         same_leading(x, memory)
         key = value = flatten_batch(memory, "memory")[0].transpose(0, 1)  # [Tk, B, C]
     attn_mask = additive_mask(mask, causal, tq, key.shape[0], r.dtype)
-    dead = None if UNSAFE_SOFTMAX else fully_masked_rows(attn_mask)
-    if dead is not None:
-        attn_mask = attn_mask.masked_fill(dead, 0.0)
     in_proj_weight = torch.cat([_matrix(n, w[n]).t() for n in ("w_q", "w_k", "w_v")], dim=0)
     in_proj_bias = torch.cat([w["b_q"], w["b_k"], w["b_v"]])
     y, _ = F.multi_head_attention_forward(
         query, key, value, c, heads, in_proj_weight, in_proj_bias,
         None, None, False, 0.0, _matrix("w_o", w["w_o"]).t(), w["b_o"],
         training=True, need_weights=False, attn_mask=attn_mask)  # y [Tq, B, C]
-    if dead is not None:
-        y = torch.where(dead.unsqueeze(-1), w["b_o"], y)         # dead [Tq, 1, 1]
     return Result({"y": y.transpose(0, 1).reshape(*lead, tq, c)})
 
 
@@ -692,7 +643,6 @@ def op_encoder_layer(r):
     binding = Binding(layer)
     bind_encoder_layer(binding, "", "")
     binding.load(r)
-    safe_mha_forward(layer.self_attn)
     # h = the attention block's output: norm1's output (post-LN) or norm2's input (pre-LN).
     seen = {}
     capture(layer.norm2 if opt["norm_first"] else layer.norm1, "input" if opt["norm_first"] else "output", seen, "h")
@@ -1023,8 +973,7 @@ OPS = {name: globals()[f"op_{name}"] for name in CATALOGUE if f"op_{name}" in gl
 
 
 def main():
-    name = "pytorch+unsafe_softmax" if UNSAFE_SOFTMAX else "pytorch"
-    return serve(name, torch.__version__, list(DTYPES), {n: kit_op(n, f) for n, f in OPS.items()},
+    return serve("pytorch", torch.__version__, list(DTYPES), {n: kit_op(n, f) for n, f in OPS.items()},
                  echo_dtype=False)
 
 
