@@ -8,11 +8,20 @@
 #   reports/published/LIBRARY/     one library with the baselines of its dtypes
 # Findings are explained by reports/published/notes.json (docs/reports.md); the run fails if a fail
 # or error verdict has no explanation there. The sweep suite (about 350 MB, 5 minutes) and the
-# summaries go to out/publish/. Usage: scripts/publish.sh [--keep-sweep]  (reuse out/publish/sweep)
+# summaries go to out/publish/. About 13 minutes on 2 cores (7.5 with --keep-sweep).
+# Usage: scripts/publish.sh [--keep-sweep | --report-only]
+#   --keep-sweep    reuse out/publish/sweep
+#   --report-only   only write the reports from the summaries in out/publish/summaries (after
+#                   editing notes.json, say)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep_sweep=0
-[ "${1:-}" = "--keep-sweep" ] && keep_sweep=1
+keep_sweep=0 report_only=0
+case "${1:-}" in
+  --keep-sweep) keep_sweep=1 ;;
+  --report-only) report_only=1 ;;
+  "") ;;
+  *) echo "usage: scripts/publish.sh [--keep-sweep | --report-only]" >&2; exit 2 ;;
+esac
 scripts/setup.sh build
 g=build/cli/gradspec
 work=out/publish
@@ -20,7 +29,7 @@ published=reports/published
 notes=$published/notes.json
 mkdir -p "$work/summaries" "$work/logs"
 
-if ((!keep_sweep)) || [ ! -d "$work/sweep" ]; then
+if ((!report_only)) && { ((!keep_sweep)) || [ ! -d "$work/sweep" ]; }; then
   rm -rf "$work/sweep"
   echo "publish: generating the sweep suite into $work/sweep"
   $g gen --suite sweep --out "$work/sweep" --jobs "$(nproc)" --quiet
@@ -45,10 +54,11 @@ judge() {
     echo "publish: gradspec failed on $name $dtype $suite (exit $status)" >&2
     exit 1
   fi
-  echo "publish: $name $dtype $suite: $(tail -n 1 "$work/logs/$name-$dtype-$suite.txt")"
+  echo "publish: $name $dtype $suite: $(python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["summary"]; print(", ".join(f"{v} {k}" for k, v in s.items()))' "$work/summaries/$name-$dtype-$suite.json")"
 }
 
 for suite in standard edge sweep; do
+  ((report_only)) && break
   for dtype in float64 float32 bfloat16; do judge pytorch $dtype $suite --adapter "$torch"; done
   for dtype in float64 float32; do judge onnxruntime $dtype $suite --adapter "$ort"; done
   judge tfjs float32 $suite --adapter "$tfjs"

@@ -65,9 +65,15 @@ struct finding_counts {
   int findings = 0, explained = 0, unexplained_failures = 0;
 };
 
+// A sentence without its final period (another follows it).
+std::string clause(std::string s) {
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 std::string finding_text(const column& c, const case_record& k, const std::vector<note>& notes, finding_counts& counts) {
-  std::string line = fmt::format("`{}` ({}): {}", k.id, k.verdict, k.reason.empty() ? std::string("no reason given") : k.reason);
-  if (!k.why.empty()) line += ". Why: " + k.why;
+  std::string line = fmt::format("`{}` ({}): {}", k.id, k.verdict, k.reason.empty() ? std::string("no reason given") : clause(k.reason));
+  if (!k.why.empty()) line += ". Why: " + clause(k.why);
   const tensor_record* worst = nullptr;
   for (const auto& t : k.tensors)
     if ((t.verdict == "fail" || t.verdict == "acceptable") && (!worst || t.max_ulp > worst->max_ulp)) worst = &t;
@@ -314,6 +320,19 @@ struct report_guard {
 std::vector<std::string> write_report(const report_options& o) {
   std::vector<column> columns;
   for (const auto& s : o.summaries) columns.push_back(load_column(s));
+  // Columns: implementations in the order given, each one's dtypes (float64, float32, ...) and suites
+  // (standard, edge, examples, sweep) in a fixed order, whatever order the files came in.
+  std::vector<std::string> implementations;
+  for (const auto& c : columns)
+    if (std::find(implementations.begin(), implementations.end(), c.implementation()) == implementations.end())
+      implementations.push_back(c.implementation());
+  std::stable_sort(columns.begin(), columns.end(), [&](const column& a, const column& b) {
+    const auto ia = std::find(implementations.begin(), implementations.end(), a.implementation());
+    const auto ib = std::find(implementations.begin(), implementations.end(), b.implementation());
+    if (ia != ib) return ia < ib;
+    if (dtype_rank(a.dtype) != dtype_rank(b.dtype)) return dtype_rank(a.dtype) < dtype_rank(b.dtype);
+    return suite_rank(a.suite) < suite_rank(b.suite);
+  });
   const std::vector<note> notes = o.notes.empty() ? std::vector<note>() : load_notes(o.notes);
   bool judged = false;
   for (const auto& c : columns)
