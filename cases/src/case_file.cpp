@@ -13,13 +13,6 @@ std::string case_path(std::size_t index) { return "/cases/" + std::to_string(ind
 
 namespace {
 
-const json& member(const json& obj, const std::string& key, const std::string& path) {
-  if (!obj.is_object()) throw bad_input(path, "expected an object");
-  auto it = obj.find(key);
-  if (it == obj.end()) throw bad_input(path, "missing key \"" + key + "\"");
-  return *it;
-}
-
 std::string string_member(const json& obj, const std::string& key, const std::string& path) {
   const json& v = member(obj, key, path);
   return string_value(v, path + "/" + key);

@@ -243,6 +243,13 @@ std::string string_value(const json& value, const std::string& path) {
   return value.get<std::string>();
 }
 
+const json& member(const json& obj, const std::string& key, const std::string& path) {
+  if (!obj.is_object()) throw bad_input(path, "expected an object");
+  auto it = obj.find(key);
+  if (it == obj.end()) throw bad_input(path, "missing key \"" + key + "\"");
+  return *it;
+}
+
 namespace {
 
 // JSON text of a string, escaped; invalid UTF-8 becomes U+FFFD instead of an exception.

@@ -176,6 +176,19 @@ built_report build(const std::vector<column>& columns, const std::vector<note>& 
     r.plots.push_back(std::move(p));
   }
 
+  // A plot under a section heading written before the first plot of the section; a plot without
+  // data (an empty body) is left out, and so is a section without plots.
+  auto add_plot = [&](bool& headed, const char* heading, const char* text, plot p) {
+    if (p.body.empty()) return;
+    if (!headed) {
+      d.add_heading(2, heading);
+      d.add_paragraph(text);
+      headed = true;
+    }
+    d.add_image(p.name + ".svg", p.title);
+    r.plots.push_back(std::move(p));
+  };
+
   // Error distributions: per implementation and dtype, over every suite.
   std::vector<std::pair<std::string, std::string>> impl_dtypes;
   for (const auto& c : columns)
@@ -186,17 +199,11 @@ built_report build(const std::vector<column>& columns, const std::vector<note>& 
     std::vector<const column_stats*> members;
     for (const auto& c : stats)
       if (c.col->implementation() == impl && c.col->dtype == dtype) members.push_back(&c);
-    plot p = errors_plot(impl, dtype, members, unique_name("errors-" + slug(impl) + "-" + slug(dtype)));
-    if (p.body.empty()) continue;
-    if (!distribution_heading) {
-      d.add_heading(2, "Distribution of per-element errors");
-      d.add_paragraph("For each op, the share of every compared value (outputs, gradients, intermediates of the judged "
-                      "cases of every suite) whose error falls in each band of ulps at its tensor's scale. A correctly "
-                      "rounded result is within 1/2 ulp of its own magnitude.");
-      distribution_heading = true;
-    }
-    d.add_image(p.name + ".svg", p.title);
-    r.plots.push_back(std::move(p));
+    add_plot(distribution_heading, "Distribution of per-element errors",
+             "For each op, the share of every compared value (outputs, gradients, intermediates of the judged cases of every "
+             "suite) whose error falls in each band of ulps at its tensor's scale. A correctly rounded result is within "
+             "1/2 ulp of its own magnitude.",
+             errors_plot(impl, dtype, members, unique_name("errors-" + slug(impl) + "-" + slug(dtype))));
   }
 
   // Error growth with size: the sweep suites.
@@ -213,20 +220,12 @@ built_report build(const std::vector<column>& columns, const std::vector<note>& 
         members.push_back(&c);
         for (const auto& [op, s] : c.ops) ops.insert(op);
       }
-    for (const auto& op : ops) {
-      plot p = growth_plot(op, dtype, members, unique_name("growth-" + slug(op) + "-" + slug(dtype)));
-      if (p.body.empty()) continue;
-      if (!growth_heading) {
-        d.add_heading(2, "Error growth with size");
-        d.add_paragraph("The sweep suite: per case, the worst error in ulps over its tensors against N, the case's largest "
-                        "input dimension (softmax's row, LayerNorm's width, attention's sequence). The dashed lines are "
-                        "sqrt(N)·u and N·u (u, the unit roundoff, is half an ulp): the typical and the worst-case growth "
-                        "of a recursive sum.");
-        growth_heading = true;
-      }
-      d.add_image(p.name + ".svg", p.title);
-      r.plots.push_back(std::move(p));
-    }
+    for (const auto& op : ops)
+      add_plot(growth_heading, "Error growth with size",
+               "The sweep suite: per case, the worst error in ulps over its tensors against N, the case's largest input "
+               "dimension (softmax's row, LayerNorm's width, attention's sequence). The dashed lines are sqrt(N)·u and N·u "
+               "(u, the unit roundoff, is half an ulp): the typical and the worst-case growth of a recursive sum.",
+               growth_plot(op, dtype, members, unique_name("growth-" + slug(op) + "-" + slug(dtype))));
   }
 
   // Findings.

@@ -12,6 +12,7 @@
 namespace gradspec::reports {
 
 using cases::json;
+using cases::member;
 
 std::string plain(std::string s) {
   for (char& ch : s) {
@@ -26,13 +27,6 @@ std::string column::implementation() const { return plain(fmt::format("{} {}", n
 std::string column::label() const { return plain(fmt::format("{} {} {}", implementation(), dtype.empty() ? "?" : dtype, suite)); }
 
 namespace {
-
-const json& member(const json& obj, const std::string& key, const std::string& path) {
-  if (!obj.is_object()) throw bad_input(path, "expected an object");
-  auto it = obj.find(key);
-  if (it == obj.end()) throw bad_input(path, "missing key \"" + key + "\"");
-  return *it;
-}
 
 std::string optional_string(const json& obj, const std::string& key, const std::string& path) {
   return obj.contains(key) ? plain(cases::string_value(obj[key], path + "/" + key)) : std::string();

@@ -62,6 +62,8 @@ std::int64_t integer_value(const json& value, const std::string& path);
 std::int64_t integer_in_range(const json& value, const std::string& path, std::int64_t lo, std::int64_t hi);
 // A JSON string (not a number); throws bad_input(path) otherwise.
 std::string string_value(const json& value, const std::string& path);
+// obj[key]; bad_input at `path` when obj is not an object or lacks the key.
+const json& member(const json& obj, const std::string& key, const std::string& path);
 
 // Serializes with two-space indentation; arrays whose elements are all scalars stay on one line.
 std::string to_text(const json& value);
