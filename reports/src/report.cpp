@@ -128,7 +128,7 @@ built_report build(const std::vector<column>& columns, const std::vector<note>& 
                   "largest magnitude); correct digits are NIST's log relative error at the worst element, normwise. A "
                   "correctly rounded result has about p·log10(2) digits: 15.95 in float64, 7.22 in float32, 3.31 in "
                   "float16, 2.41 in bfloat16.");
-  if (!columns.empty() && !columns.front().rule.empty()) d.add_paragraph("Verdict rule, per tensor: " + columns.front().rule + ".");
+  if (!columns.empty() && !columns.front().rule.empty()) d.add_paragraph("Verdict rule: " + columns.front().rule + ".");
 
   // Headline: one row per summary.
   d.add_heading(2, "Summary");
