@@ -70,7 +70,7 @@ plot digits_plot(const column_group& g, const std::vector<column_stats>& cols, c
   b += xtics(ops);
   b += fmt::format("set boxwidth {:.4f} absolute\nset style fill solid 0.85 border -1\n", width);
   b += "set key outside top center horizontal\nset grid ytics\nset bmargin 8\n";
-  std::string plots;
+  std::string plots, fail_plots; // the failures after every implementation's bars (and key entry)
   bool fail_titled = false;
   for (std::size_t k = 0; k < g.members.size(); ++k) {
     const column_stats& c = cols[g.members[k]];
@@ -94,12 +94,13 @@ plot digits_plot(const column_group& g, const std::vector<column_stats>& cols, c
                          safe(c.col->implementation()));
     if (!fails.empty()) {
       b += datablock(fmt::format("fails{}", k), fails) + datablock(fmt::format("marks{}", k), marks);
-      plots += fmt::format(", $fails{} using 1:2 with boxes fs pattern 4 border lc rgb '{}' lc rgb '{}' {}", k, fail_colour,
-                           fail_colour, fail_titled ? "notitle" : "title 'FAIL (a case of the op failed)'");
-      plots += fmt::format(", $marks{} using 1:2 with points pt 2 ps 1.6 lw 2 lc rgb '{}' notitle", k, fail_colour);
+      fail_plots += fmt::format(", $fails{} using 1:2 with boxes fs pattern 4 border lc rgb '{}' lc rgb '{}' {}", k, fail_colour,
+                                fail_colour, fail_titled ? "notitle" : "title 'FAIL (a case of the op failed)'");
+      fail_plots += fmt::format(", $marks{} using 1:2 with points pt 2 ps 1.6 lw 2 lc rgb '{}' notitle", k, fail_colour);
       fail_titled = true;
     }
   }
+  plots += fail_plots;
   if (best) plots += fmt::format(", {:.3f} with lines dt 2 lw 1.5 lc rgb 'black' title 'correctly rounded ({:.2f} digits)'", *best, *best);
   p.body = b + "plot " + plots + "\n";
   return p;
