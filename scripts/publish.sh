@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the published accuracy reports, reports/published/: PyTorch 1.13 CPU (Debian's
-# python3-torch; float64, float32, bfloat16), ONNX Runtime 1.30 CPU (onnxruntime-node; float64 and
-# float32, forward only), TensorFlow.js 4.22 CPU (tfjs-core + tfjs-backend-cpu; float32) and
+# python3-torch; float64, float32, bfloat16), ONNX Runtime 1.30 CPU (onnxruntime-node; float64,
+# float32 and float16 where its CPU kernels exist; forward only), TensorFlow.js 4.22 CPU (tfjs-core +
+# tfjs-backend-cpu; float32) and
 # gradspec's built-in baselines (the reference's own code in float64 and float32), each over the
 # standard, edge and sweep suites.
 #   reports/published/             all of them side by side
@@ -60,7 +61,7 @@ judge() {
 for suite in standard edge sweep; do
   ((report_only)) && break
   for dtype in float64 float32 bfloat16; do judge pytorch $dtype $suite --adapter "$torch"; done
-  for dtype in float64 float32; do judge onnxruntime $dtype $suite --adapter "$ort"; done
+  for dtype in float64 float32 float16; do judge onnxruntime $dtype $suite --adapter "$ort"; done
   judge tfjs float32 $suite --adapter "$tfjs"
   judge reference-f64 float64 $suite --builtin reference-f64
   judge reference-f32 float32 $suite --builtin reference-f32

@@ -28,14 +28,20 @@
  *
  * What the kit does for you:
  * - Real tensors arrive as {shape, values: Float64Array} (float64) or Float32Array (float32); values
- *   were JSON numbers or "inf", "-inf", "nan" and are exact in the dtype. Integer tensors
+ *   were JSON numbers or "inf", "-inf", "nan" and are exact in the dtype. float16 tensors arrive as a
+ *   Float32Array holding the float16 values exactly (every float16 value is a float32 value; a value
+ *   not exact in float16 is a bad request); `toFloat16Bits` gives their IEEE binary16 bit patterns
+ *   (a Uint16Array, what ONNX Runtime's 'float16' tensors take) and `fromFloat16Bits` reads them back.
+ *   Integer tensors
  *   ("dtype": "int64") arrive as {shape, dtype: 'int64', values: Array of safe integers}.
  *   A scalar has shape [] and one value. Row-major.
  * - `params` is the request's JSON object; `realParam(params, name, fallback)` reads a real param
  *   given as a JSON number or a decimal string ("1e-5").
  * - Gradients are vector-Jacobian products: cotangents.y is the cotangent of output "y".
  * - Answers are encoded for you: tensors are {shape, values} with any array-like values, rounded
- *   to float32 (Math.fround) for a float32 request (a no-op for float32 results), NaN/Inf sent as
+ *   to float32 (Math.fround) for a float32 request (a no-op for float32 results), to float16
+ *   (`roundFloat16`: round to nearest, ties to even, from the Number itself, overflow to ±inf,
+ *   subnormals, -0 and NaN kept) for a float16 request, NaN/Inf sent as
  *   "nan"/"inf"/"-inf", "dtype" echoed. "intermediates" is optional.
  * - Errors never stop the adapter: throwing `new Unsupported('why')` answers "unsupported: why"
  *   (gradspec skips the case); any other throw (or rejected promise) answers "<Error name>: message"
@@ -49,7 +55,93 @@
 const readline = require('readline');
 
 const PROTOCOL = 'gradspec-adapter/1';
-const REAL_DTYPES = ['float64', 'float32'];
+const REAL_DTYPES = ['float64', 'float32', 'float16'];
+const DEFAULT_DTYPES = ['float64', 'float32'];
+
+// ---------------------------------------------------------------------------------------------
+// float16 (IEEE 754 binary16: 1 sign bit, 5 exponent bits with bias 15, 10 fraction bits)
+
+const F16_MAX = 65504;              // (2 - 2^-10) * 2^15
+const F16_OVERFLOW = 65520;         // the midpoint between 65504 and 2^16: ties to even round it up, to inf
+const F16_MIN_NORMAL = 2 ** -14;
+const F16_SUBNORMAL_STEP = 2 ** -24;
+
+/** Round half to even of a non-negative Number whose integer part is exact (below 2^52). */
+function roundHalfEven(y) {
+  const n = Math.floor(y);
+  const rest = y - n;  // exact: y and n are close and both below 2^52
+  if (rest > 0.5) return n + 1;
+  if (rest < 0.5) return n;
+  return n % 2 === 0 ? n : n + 1;
+}
+
+/**
+ * The float16 value nearest to x (a Number, rounded once, directly: no float32 step in between),
+ * ties to even; |x| >= 65520 gives ±inf, NaN stays NaN, the sign of zero is kept.
+ */
+function roundFloat16(x) {
+  x = Number(x);
+  if (Number.isNaN(x)) return NaN;
+  const neg = x < 0 || Object.is(x, -0);
+  const a = Math.abs(x);
+  let r;
+  if (a >= F16_OVERFLOW) {
+    r = Infinity;
+  } else if (a < F16_MIN_NORMAL) {
+    r = roundHalfEven(a / F16_SUBNORMAL_STEP) * F16_SUBNORMAL_STEP;  // scaling by powers of 2 is exact
+  } else {
+    let e = Math.floor(Math.log2(a));
+    if (2 ** e > a) --e;
+    else if (2 ** (e + 1) <= a) ++e;
+    const q = 2 ** (e - 10);  // the spacing of float16 values in [2^e, 2^(e+1))
+    r = roundHalfEven(a / q) * q;
+  }
+  return neg ? -r : r;
+}
+
+/** float16 bit patterns (Uint16Array) of the values, each rounded with roundFloat16 first. */
+function toFloat16Bits(values) {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; ++i) {
+    const v = roundFloat16(values[i]);
+    let bits;
+    if (Number.isNaN(v)) {
+      bits = 0x7e00;  // the quiet NaN
+    } else {
+      const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+      const a = Math.abs(v);
+      if (a === Infinity) {
+        bits = 0x7c00;
+      } else if (a < F16_MIN_NORMAL) {
+        bits = a / F16_SUBNORMAL_STEP;  // 0 to 1023, exact
+      } else {
+        let e = Math.floor(Math.log2(a));
+        if (2 ** e > a) --e;
+        else if (2 ** (e + 1) <= a) ++e;
+        bits = ((e + 15) << 10) | (a / 2 ** (e - 10) - 1024);
+      }
+      bits |= sign;
+    }
+    out[i] = bits;
+  }
+  return out;
+}
+
+/** The values (Float32Array, exact) of float16 bit patterns (Uint16Array or any array-like). */
+function fromFloat16Bits(bits) {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; ++i) {
+    const h = bits[i] & 0xffff;
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    let v;
+    if (e === 0x1f) v = f ? NaN : Infinity;
+    else if (e === 0) v = f * F16_SUBNORMAL_STEP;
+    else v = (1024 + f) * 2 ** (e - 25);
+    out[i] = sign * v;
+  }
+  return out;
+}
 
 /** Thrown by an op that does not handle a request: answered "unsupported: <message>" (skipped). */
 class Unsupported extends Error {
@@ -102,9 +194,13 @@ function decodeTensor(obj, where, dtype) {
     });
     return { shape: obj.shape, dtype: 'int64', values: obj.values };
   }
-  const values = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
+  const values = dtype === 'float64' ? new Float64Array(count) : new Float32Array(count);
   obj.values.forEach((v, i) => {
-    values[i] = typeof v === 'number' ? v : number(v, `${where}/values/${i}`);
+    const x = typeof v === 'number' ? v : number(v, `${where}/values/${i}`);
+    if (dtype === 'float16' && !Object.is(roundFloat16(x), x) && !Number.isNaN(x)) {
+      throw new BadRequest(`${where}/values/${i}: ${JSON.stringify(v)} is not exact in float16`);
+    }
+    values[i] = x;
   });
   return { shape: obj.shape, values };
 }
@@ -126,7 +222,7 @@ function encodeTensor(t, where, dtype) {
   if (t.values.length !== count) {
     throw new RangeError(`${where}: shape [${t.shape}] holds ${count} values, got ${t.values.length}`);
   }
-  const round = dtype === 'float32' ? Math.fround : (v) => v;
+  const round = dtype === 'float32' ? Math.fround : dtype === 'float16' ? roundFloat16 : (v) => v;
   const values = new Array(count);
   for (let i = 0; i < count; ++i) {
     const v = round(Number(t.values[i]));
@@ -176,12 +272,13 @@ async function respond(line, ops, dtypes) {
 
 /**
  * Speaks the adapter protocol until stdin closes. Returns a promise that resolves when done.
- * options: {name, version, dtypes = ['float64', 'float32'], ops: {name: f}, gradients = true,
+ * options: {name, version, dtypes = ['float64', 'float32'] (any of 'float64', 'float32', 'float16'),
+ *           ops: {name: f}, gradients = true,
  *           input = process.stdin, output = process.stdout}
  */
 async function serve(options) {
   const { name, version, ops, gradients = true } = options;
-  const dtypes = options.dtypes || REAL_DTYPES.slice();
+  const dtypes = options.dtypes || DEFAULT_DTYPES.slice();
   const input = options.input || process.stdin;
   const output = options.output || process.stdout;
   for (const d of dtypes) {
@@ -217,4 +314,5 @@ async function serve(options) {
   }
 }
 
-module.exports = { serve, realParam, Unsupported, BadRequest, PROTOCOL };
+module.exports = { serve, realParam, Unsupported, BadRequest, PROTOCOL,
+                   roundFloat16, toFloat16Bits, fromFloat16Bits, F16_MAX };

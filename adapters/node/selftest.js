@@ -5,7 +5,7 @@
 const assert = require('assert');
 const path = require('path');
 const { Readable, Writable } = require('stream');
-const { serve, Unsupported } = require(path.join(__dirname, 'gradspec_adapter.js'));
+const { serve, Unsupported, roundFloat16, toFloat16Bits, fromFloat16Bits } = require(path.join(__dirname, 'gradspec_adapter.js'));
 
 const N = 200;  // requests, each answered with 1000 values: far beyond the output's 64-byte buffer
 
@@ -104,8 +104,104 @@ async function encodingAndErrors() {
   return 'non-finite values, int64 inputs, errors, forward-only handshake';
 }
 
+// float16 expectations written down from the binary16 definition (sign, 5 exponent bits biased by 15,
+// 10 fraction bits), not computed by the kit: [input Number, expected bit pattern, why].
+const F16_CASES = [
+  [1, 0x3c00, '1 = 2^0: exponent 15'],
+  [-2, 0xc000, '-2: sign, exponent 16'],
+  [0.333251953125, 0x3555, 'the float16 nearest 1/3 is exact'],
+  [1 / 3, 0x3555, '1/3 rounds to 0x3555 (1/3 - 0.333251953125 < half a step 2^-12)'],
+  [1 + 2 ** -11, 0x3c00, 'midpoint of 1 and 1+2^-10: tie to the even fraction 0'],
+  [1 + 3 * 2 ** -11, 0x3c02, 'midpoint of 1+2^-10 (odd) and 1+2^-9 (even): up'],
+  [1 + 2 ** -11 + 2 ** -40, 0x3c01, 'just above the midpoint: up (a float32 step first would give 0x3c00)'],
+  [1 + 2 ** -11 - 2 ** -40, 0x3c00, 'just below the midpoint: down'],
+  [2048 + 1, 0x6800, '2049: midpoint of 2048 and 2050 (step 2), tie to even 2048'],
+  [2048 + 3, 0x6802, '2051: midpoint of 2050 (odd) and 2052: up to 2052'],
+  [65504, 0x7bff, 'the largest finite float16 (2-2^-10)*2^15'],
+  [65519, 0x7bff, 'below the overflow midpoint: 65504'],
+  [65519.99999, 0x7bff, 'still below 65520'],
+  [65520, 0x7c00, '65520 = midpoint of 65504 (odd) and 2^16: ties to even give inf'],
+  [-65520, 0xfc00, '-65520: -inf'],
+  [1e6, 0x7c00, 'overflow: inf'],
+  [Infinity, 0x7c00, 'inf'],
+  [-Infinity, 0xfc00, '-inf'],
+  [2 ** -14, 0x0400, 'the smallest normal'],
+  [2 ** -14 - 2 ** -24, 0x03ff, 'the largest subnormal'],
+  [2 ** -24, 0x0001, 'the smallest subnormal'],
+  [-(2 ** -24), 0x8001, 'the smallest negative subnormal'],
+  [2 ** -25, 0x0000, '2^-25: midpoint of 0 and 2^-24, tie to even 0'],
+  [-(2 ** -25), 0x8000, '-2^-25: -0'],
+  [2 ** -25 + 2 ** -40, 0x0001, 'just above 2^-25: 2^-24'],
+  [3 * 2 ** -25, 0x0002, '1.5 * 2^-24: tie between 1 and 2 steps, to even 2'],
+  [5 * 2 ** -25, 0x0002, '2.5 * 2^-24: tie between 2 and 3 steps, to even 2'],
+  [1e-10, 0x0000, 'underflow: 0'],
+  [0, 0x0000, '+0'],
+  [-0, 0x8000, '-0 keeps its sign'],
+];
+
+async function float16() {
+  for (const [x, bits, why] of F16_CASES) {
+    const got = toFloat16Bits([x])[0];
+    assert.strictEqual(got, bits, `toFloat16Bits(${x}): got 0x${got.toString(16)}, want 0x${bits.toString(16)} (${why})`);
+    const back = fromFloat16Bits(Uint16Array.of(bits))[0];
+    assert.ok(Object.is(roundFloat16(x), back), `roundFloat16(${x}) = ${roundFloat16(x)}, want ${back} (${why})`);
+  }
+  for (const [bits, want] of [[0x7bff, 65504], [0x0001, 5.9604644775390625e-8], [0x3555, 0.333251953125],
+                              [0x0400, 6.103515625e-5], [0x03ff, 6.097555160522461e-5], [0xc000, -2],
+                              [0x7c00, Infinity], [0xfc00, -Infinity], [0x8000, -0], [0x3bff, 0.99951171875]]) {
+    assert.ok(Object.is(fromFloat16Bits(Uint16Array.of(bits))[0], want), `fromFloat16Bits(0x${bits.toString(16)}) = ${want}`);
+  }
+  const nan = toFloat16Bits(Float32Array.of(NaN))[0];
+  assert.ok((nan & 0x7c00) === 0x7c00 && (nan & 0x3ff) !== 0, `NaN -> a NaN pattern (0x${nan.toString(16)})`);
+  assert.ok(Number.isNaN(roundFloat16(NaN)) && Number.isNaN(fromFloat16Bits(Uint16Array.of(0x7e01))[0]));
+  // Every non-NaN pattern reads back to a Float32Array value that encodes to the same pattern.
+  const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+  const values = fromFloat16Bits(all), again = toFloat16Bits(values);
+  let patterns = 0;
+  for (let i = 0; i < 65536; ++i) {
+    if (Number.isNaN(values[i])) continue;
+    assert.strictEqual(again[i], i, `pattern 0x${i.toString(16)} -> ${values[i]} -> 0x${again[i].toString(16)}`);
+    ++patterns;
+  }
+
+  // Through serve: float16 inputs arrive as exact Float32Array values, answers are rounded to float16.
+  const req = (o) => JSON.stringify(Object.assign({ params: {}, inputs: {}, cotangents: {}, dtype: 'float16' }, o)) + '\n';
+  const input = Readable.from([
+    req({ id: 'a', op: 'echo', inputs: { x: { shape: [5], values: [0.333251953125, 65504, 'inf', 'nan', -5.9604644775390625e-8] } } }),
+    req({ id: 'b', op: 'echo', inputs: { x: { shape: [1], values: [0.1] } } }),
+    req({ id: 'c', op: 'echo', dtype: 'float32', inputs: { x: { shape: [1], values: [0.1] } } }),
+  ]);
+  let text = '';
+  const output = new Writable({ write(chunk, enc, done) { text += chunk; done(); } });
+  await serve({
+    name: 'selftest', version: '0', dtypes: ['float32', 'float16'], gradients: false, input, output,
+    ops: {
+      echo(inputs, params, cotangents, dtype) {
+        const x = inputs.x;
+        assert.ok(x.values instanceof Float32Array, 'float16 and float32 inputs are Float32Array');
+        if (dtype === 'float16') {
+          assert.ok(Object.is(x.values[4], -(2 ** -24)) && x.values[1] === 65504 && Number.isNaN(x.values[3]));
+        }
+        return { outputs: { y: x },
+                 intermediates: { z: { shape: [8], values: [1 / 3, 65519, 65520, -1e6, 2 ** -25, -(2 ** -25), 3 * 2 ** -25, 1 + 2 ** -11 + 2 ** -40] } } };
+      },
+    },
+  });
+  const [hs, a, b, c, ...rest] = text.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepStrictEqual(hs.dtypes, ['float32', 'float16']);
+  assert.strictEqual(a.dtype, 'float16');
+  assert.deepStrictEqual(a.outputs.y.values, [0.333251953125, 65504, 'inf', 'nan', -5.9604644775390625e-8]);
+  assert.deepStrictEqual(a.intermediates.z.values, [0.333251953125, 65504, 'inf', '-inf', 0, 0, 1.1920928955078125e-7, 1.0009765625]);
+  // -2^-25 rounds to -0 (checked above); JSON.stringify writes -0 as 0, as for every dtype.
+  assert.ok(b.error.startsWith('bad request: inputs/x/values/0: 0.1 is not exact in float16'), b.error);
+  assert.strictEqual(c.outputs.y.values[0], Math.fround(0.1));
+  assert.strictEqual(rest.length, 0);
+  await assert.rejects(serve({ name: 'x', version: '0', dtypes: ['bfloat16'], ops: {}, input: Readable.from([]), output }));
+  return `${F16_CASES.length} roundings, ${patterns} patterns round-trip, serve in float16`;
+}
+
 (async () => {
-  for (const t of [backpressureAndOrder, encodingAndErrors]) {
+  for (const t of [backpressureAndOrder, encodingAndErrors, float16]) {
     const start = Date.now();
     console.log(`${t.name}: ok (${await t()}; ${Date.now() - start} ms)`);
   }

@@ -11,12 +11,19 @@
  * except host-side constants a user also builds on the host (shape tensors, attention masks for
  * causal alignment and windows). ORT's results are returned as they are.
  *
+ * float16: float16 models (TensorProto FLOAT16), inputs and results as float16 bit patterns. ORT's CPU
+ * provider runs a float16 node it has no float16 kernel for in float32 between Casts it inserts; such
+ * graphs are answered "unsupported: no float16 CPU kernel for <OpType, ...>" (see fallbacksOf),
+ * so only genuine float16 kernels are judged. The adapter never casts to float32 itself.
+ *
  * GRADSPEC_ORT_BUG=1 plants a bug for the self-test: layer_norm's epsilon is set to 0.1.
  */
 
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const { serve, realParam, Unsupported, BadRequest } = require(path.join(__dirname, '..', 'node', 'gradspec_adapter.js'));
-const { Graph, Float, ort, missingKernel } = require(path.join(__dirname, 'onnx_graph.js'));
+const { Graph, Float, ort, missingKernel, missingKernelOp, tensorValues, float32Fallbacks, FLOAT16_CPU_KERNELS } = require(path.join(__dirname, 'onnx_graph.js'));
 
 const VERSION = require('onnxruntime-node/package.json').version;
 const BUG = process.env.GRADSPEC_ORT_BUG || '';
@@ -29,6 +36,29 @@ const prod = (a) => a.reduce((x, y) => x * y, 1);
 const cache = new Map();
 
 /**
+ * float16: the op types ORT would run in float32 (Casts it inserts around nodes that have no float16
+ * CPU kernel, see float32Fallbacks), read from the optimized model it saves; [] when every node runs
+ * a float16 kernel. With the default options (what runs) first; when that has fallbacks, the names
+ * come from the unoptimized graph where they are ours (fusions rename nothing there), else from the
+ * optimized one (a fused contrib op without a float16 kernel).
+ */
+async function fallbacksOf(bytes) {
+  const file = path.join(os.tmpdir(), `gradspec-ort-${process.pid}.onnx`);
+  const saved = async (options) => {
+    try {
+      await ort.InferenceSession.create(bytes, Object.assign({ optimizedModelFilePath: file, logSeverityLevel: 3 }, options));
+      return float32Fallbacks(fs.readFileSync(file));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  };
+  const optimized = await saved({});
+  if (optimized.length === 0) return [];
+  const plain = await saved({ graphOptimizationLevel: 'disabled' });
+  return plain.length ? plain : optimized;
+}
+
+/**
  * Builds (once per key) and runs a graph. build(g) adds inputs and outputs to g; the feeds come
  * from the current request (graph inputs are re-fed each time, constants depend only on the key).
  */
@@ -37,15 +67,35 @@ async function run(op, dtype, params, inputs, build) {
   const key = JSON.stringify([op, dtype, params, shapes]);
   const g = new Graph(dtype);
   build(g);
+  const unsupported = (e) => {
+    if (e instanceof Unsupported) return e;
+    const m = missingKernel(e);
+    if (!m) return e;
+    const opType = dtype === 'float16' ? missingKernelOp(m) : null;
+    return new Unsupported(opType ? `no float16 CPU kernel for ${opType} (ONNX Runtime ${VERSION}: ${m})`
+                                  : `ONNX Runtime ${VERSION} CPU: ${m}`);
+  };
   let entry = cache.get(key);
+  if (entry && entry.unsupported) throw new Unsupported(entry.unsupported);
   if (!entry) {
     let session;
     try {
+      if (dtype === 'float16') {
+        const f32 = await fallbacksOf(g.bytes());
+        if (f32.length) {
+          const lacking = f32.filter((t) => !FLOAT16_CPU_KERNELS.has(t)), along = f32.filter((t) => FLOAT16_CPU_KERNELS.has(t));
+          const why = lacking.length
+            ? `no float16 CPU kernel for ${lacking.join(', ')} (ONNX Runtime ${VERSION} would run ` +
+              `${lacking.length > 1 ? 'them' : 'it'} in float32 between Casts it inserts` +
+              `${along.length ? `, and with them ${along.join(', ')}` : ''})`
+            : `float16 graph run in float32 by ONNX Runtime ${VERSION}: ${along.join(', ')} between Casts it inserts`;
+          cache.set(key, { unsupported: why });
+          throw new Unsupported(why);
+        }
+      }
       session = await ort.InferenceSession.create(g.bytes());
     } catch (e) {
-      const m = missingKernel(e);
-      if (m) throw new Unsupported(`ONNX Runtime ${VERSION} CPU: ${m}`);
-      throw e;
+      throw unsupported(e);
     }
     entry = { session };
     cache.set(key, entry);
@@ -54,12 +104,10 @@ async function run(op, dtype, params, inputs, build) {
   try {
     result = await entry.session.run(g.feeds);
   } catch (e) {
-    const m = missingKernel(e);
-    if (m) throw new Unsupported(`ONNX Runtime ${VERSION} CPU: ${m}`);
-    throw e;
+    throw unsupported(e);
   }
   const out = {};
-  for (const [name, t] of Object.entries(result)) out[name] = { shape: Array.from(t.dims), values: t.data };
+  for (const [name, t] of Object.entries(result)) out[name] = { shape: Array.from(t.dims), values: tensorValues(t) };
   return out;
 }
 
@@ -229,7 +277,7 @@ function rope(g, x, n, h, t, d, { base, style, rotaryDim, offset }) {
     }
     return r === d ? rotated : g.op('Concat', [rotated, slice(x, r, d, 3)], { axis: 3 });
   }
-  const expand = (c) => g.op('Expand', [g.reshape(g.op('Cast', [c], { to: 1 }), [1, t, half]), g.ints([n, t, half])]);
+  const expand = (c) => g.op('Expand', [g.reshape(g.op('Cast', [c], { to: g.elemType }), [1, t, half]), g.ints([n, t, half])]);
   const cos = expand(g.op('Cos', [freqs])), sin = expand(g.op('Sin', [freqs]));
   return g.op('RotaryEmbedding', [x, cos, sin], { interleaved: style === 'interleaved' ? 1 : 0,
                                                   rotary_embedding_dim: r === d ? undefined : r });
@@ -247,7 +295,7 @@ function crossEntropy(g, logits, targets, n, vocab, { reduction, ignoreIndex, ep
   const nll = loss;                                                                               // [N], 0 where ignored
   let keep = null;
   if (ignoreIndex !== null) {
-    keep = g.op('Cast', [g.op('Not', [g.op('Equal', [targets, g.scalar(ignoreIndex, 'int64')])])], { to: g.dtype === 'float64' ? 11 : 1 });
+    keep = g.op('Cast', [g.op('Not', [g.op('Equal', [targets, g.scalar(ignoreIndex, 'int64')])])], { to: g.elemType });
   }
   let smooth = g.op('Neg', [g.op('ReduceSum', [lp, g.ints([-1])], { keepdims: 0 })]);               // Σ_c -lp  [N]
   if (keep) smooth = g.op('Mul', [smooth, keep]);
@@ -262,8 +310,13 @@ function crossEntropy(g, logits, targets, n, vocab, { reduction, ignoreIndex, ep
 /** Sinusoidal table [T, d] in the graph: pos / base^(2i/d), Sin and Cos interleaved. */
 function sinusoid(g, length, d, base, offset) {
   const h = Math.ceil(d / 2);
-  const pos = g.reshape(g.op('Range', [g.scalar(offset), g.scalar(offset + length), g.scalar(1)]), [length, 1]);
-  const expo = g.op('Div', [g.op('Range', [g.scalar(0), g.scalar(2 * h), g.scalar(2)]), g.scalar(d)]);
+  // ONNX Range has no float16 type: in float16 the integer ranges are int64, Cast to float16 (exact
+  // below 2048; a float16 position beyond is not an integer the catalogue's table can use anyway).
+  const range = (from, to, step) => (g.dtype === 'float16'
+    ? g.op('Cast', [g.op('Range', [g.scalar(from, 'int64'), g.scalar(to, 'int64'), g.scalar(step, 'int64')])], { to: g.elemType })
+    : g.op('Range', [g.scalar(from), g.scalar(to), g.scalar(step)]));
+  const pos = g.reshape(range(offset, offset + length, 1), [length, 1]);
+  const expo = g.op('Div', [range(0, 2 * h, 2), g.scalar(d)]);
   const angle = g.op('Div', [pos, g.reshape(g.op('Pow', [g.scalar(base), expo]), [1, h])]);        // [T, h]
   const pair = g.op('Concat', [g.reshape(g.op('Sin', [angle]), [length, h, 1]), g.reshape(g.op('Cos', [angle]), [length, h, 1])], { axis: 2 });
   const flat = g.reshape(pair, [length, 2 * h]);
@@ -584,7 +637,7 @@ ops.llama = (inputs, params, cot, dtype) => {
 };
 
 if (require.main === module) {
-  serve({ name: 'onnxruntime-node', version: VERSION, dtypes: ['float64', 'float32'], ops, gradients: false });
+  serve({ name: 'onnxruntime-node', version: VERSION, dtypes: ['float64', 'float32', 'float16'], ops, gradients: false });
 }
 
 module.exports = { ops, VERSION };

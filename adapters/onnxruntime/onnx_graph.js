@@ -9,8 +9,10 @@
  * and masks, which a user would also build on the host.
  */
 
+const path = require('path');
 const { onnx } = require('onnx-proto');
 const ort = require('onnxruntime-node');
+const { toFloat16Bits, fromFloat16Bits } = require(path.join(__dirname, '..', 'node', 'gradspec_adapter.js'));
 
 const OPSET = 23;  // Attention, RMSNormalization, RotaryEmbedding (23), Gelu (20), SoftmaxCrossEntropyLoss (13)
 
@@ -22,6 +24,7 @@ const AT = onnx.AttributeProto.AttributeType;
 function typedArray(dtype, values) {
   if (dtype === 'float32') return Float32Array.from(values);
   if (dtype === 'float64') return Float64Array.from(values);
+  if (dtype === 'float16') return toFloat16Bits(values);  // bit patterns, as ORT's float16 tensors take
   if (dtype === 'int64') return BigInt64Array.from(values, (v) => BigInt(v));
   throw new Error(`typedArray: dtype ${dtype}`);
 }
@@ -43,7 +46,7 @@ class Float {
 }
 
 class Graph {
-  /** dtype: the real dtype of the graph ('float32' | 'float64'). */
+  /** dtype: the real dtype of the graph ('float32' | 'float64' | 'float16'). */
   constructor(dtype) {
     this.dtype = dtype;
     this.nodes = [];
@@ -89,6 +92,9 @@ class Graph {
     return nOut && nOut > 1 ? outs : outs[0];
   }
 
+  /** The TensorProto element type of the graph's real dtype (for Cast's `to`). */
+  get elemType() { return ELEM[this.dtype]; }
+
   reshape(x, shape) { return this.op('Reshape', [x, this.ints(shape)]); }
   transpose(x, perm) { return this.op('Transpose', [x], { perm }); }
 
@@ -120,4 +126,55 @@ function missingKernel(err) {
   return /NOT_IMPLEMENTED|Could not find an implementation|Failed to find kernel|not implemented|no kernel/i.test(m) ? m : null;
 }
 
-module.exports = { Graph, Float, OPSET, ort, onnx, missingKernel };
+/** The op type a missing-kernel message names ("Could not find an implementation for Erf(13) node ..."). */
+function missingKernelOp(message) {
+  const m = /implementation for (\w+)\(\d+\)/.exec(message) || /kernel for (?:op(?:type)? )?'?(\w+)/i.exec(message);
+  return m ? m[1] : null;
+}
+
+/**
+ * ONNX Runtime's CPU execution provider does not fail on a float16 node it has no float16 kernel
+ * for: its InsertCastTransformer wraps the node in Casts to float32 and back (nodes named
+ * "InsertedPrecisionFreeCast_*") and runs the float32 kernel. Given an optimized model ORT saved
+ * (optimizedModelFilePath), returns the op types that would run that way, in graph order: the
+ * original node's type when the node is ours ("n_<Type>_<k>"), the function's op type when ORT inlined
+ * a function body ("_inlfunc_<Type>_..." value names), else the node's own type (a fused contrib op).
+ */
+function float32Fallbacks(modelBytes) {
+  const model = onnx.ModelProto.decode(modelBytes);
+  const inserted = (name) => name.startsWith('InsertedPrecisionFreeCast_');
+  const types = [];
+  for (const node of model.graph.node) {
+    if (node.opType === 'Cast' && inserted(node.name)) continue;
+    const names = [...node.input, ...node.output];
+    if (!names.some(inserted)) continue;
+    let type = (/^n_([A-Za-z0-9]+)_\d+$/.exec(node.name) || [])[1];
+    if (!type) {
+      for (const v of names) {
+        const m = /_inlfunc_([A-Za-z0-9]+)_/.exec(v);
+        if (m) { type = m[1]; break; }
+      }
+    }
+    type = type || (node.domain ? `${node.domain}.${node.opType}` : node.opType);
+    if (!types.includes(type)) types.push(type);
+  }
+  return types;
+}
+
+/**
+ * Op types that have a float16 CPU kernel in onnxruntime-node 1.30.0 (x86-64), measured with one-node
+ * float16 graphs (no Casts inserted). ORT still moves such a node to float32 when it sits between
+ * nodes that run in float32 (an isolated float16 node costs two Casts); fallback messages name these
+ * apart from the ops that lack a kernel. Only the wording depends on this list: whether a case is
+ * skipped is read from the model ORT optimizes.
+ */
+const FLOAT16_CPU_KERNELS = new Set(['LayerNormalization', 'RMSNormalization', 'Attention', 'RotaryEmbedding', 'Gather',
+  'Reshape', 'Transpose', 'Concat', 'Slice', 'Expand', 'Cast', 'Identity', 'Max', 'Clip']);
+
+/** An ORT output tensor's values: float16 bit patterns read back as exact float32 values. */
+function tensorValues(t) {
+  return t.type === 'float16' && t.data instanceof Uint16Array ? fromFloat16Bits(t.data) : t.data;
+}
+
+module.exports = { Graph, Float, OPSET, ort, onnx, missingKernel, missingKernelOp, tensorValues, float32Fallbacks,
+                   FLOAT16_CPU_KERNELS };

@@ -5,10 +5,13 @@
 
 1. node_modules: adapters/onnxruntime/node_modules must exist (else: fail, saying how to install).
 2. handshake: the adapter's first line names onnxruntime-node with its package version, lists the
-   ops checked below, both real dtypes, and "gradients": false.
+   ops checked below, the dtypes float64, float32 and float16, and "gradients": false.
 3. suites: `gradspec run` over cases/standard/{softmax,layer_norm,attention}.json in float32 exits 0,
    every case passes (no fail, error or skip), and named cases are among the passes.
-4. planted bug: GRADSPEC_ORT_BUG=1 (layer_norm's epsilon 0.1 instead of the case's) makes the
+4. float16: cases/standard/layer_norm.json (LayerNormalization has a float16 CPU kernel) passes every
+   case; cases/standard/softmax.json skips every case with "unsupported: no float16 CPU kernel for
+   Softmax" (ORT would run it in float32 between Casts it inserts; the adapter refuses that).
+5. planted bug: GRADSPEC_ORT_BUG=1 (layer_norm's epsilon 0.1 instead of the case's) makes the
    layer_norm run exit 1 with every case failed on outputs.y, softmax untouched.
 
 Exit 0 when everything holds, 1 otherwise.
@@ -41,10 +44,10 @@ def expect(cond, what):
         raise Failure(what)
 
 
-def run_suite(gradspec, suite, env=None):
+def run_suite(gradspec, suite, env=None, dtype="float32"):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "summary.json")
-        p = subprocess.run([gradspec, "run", "--suite", suite, "--adapter", ADAPTER, "--dtype", "float32",
+        p = subprocess.run([gradspec, "run", "--suite", suite, "--adapter", ADAPTER, "--dtype", dtype,
                             "--json", out], capture_output=True, text=True, env=env, timeout=120)
         summary = json.load(open(out)) if os.path.exists(out) else None
     return p, summary
@@ -66,7 +69,7 @@ def main():
         expect(hs.get("adapter") == "gradspec-adapter/1", f"handshake: {hs}")
         expect(hs["implementation"] == {"name": "onnxruntime-node", "version": version}, f"implementation: {hs['implementation']}")
         expect(hs.get("gradients") is False, "handshake must say gradients: false")
-        expect(set(hs["dtypes"]) == {"float32", "float64"}, f"dtypes: {hs['dtypes']}")
+        expect(set(hs["dtypes"]) == {"float32", "float64", "float16"}, f"dtypes: {hs['dtypes']}")
         for op in ["softmax", "log_softmax", "layer_norm", "rms_norm", "attention", "grouped_query_attention",
                    "cross_entropy", "llama", "transformer"]:
             expect(op in hs["ops"], f"handshake does not list {op}")
@@ -82,6 +85,15 @@ def main():
             for case in must_pass:
                 expect(verdicts.get(case) == "pass", f"{suite}: {case} is {verdicts.get(case)}")
             print(f"{suite}: {count} passed ({time.time() - start:.1f} s)")
+
+        p, s = run_suite(args.gradspec, "cases/standard/layer_norm.json", dtype="float16")
+        expect(p.returncode == 0 and s is not None, f"float16 layer_norm: exit {p.returncode}\n{p.stdout[-1500:]}")
+        expect(all(c["verdict"] == "pass" for c in s["cases"]), "float16 layer_norm: not every case passed")
+        p, s = run_suite(args.gradspec, "cases/standard/softmax.json", dtype="float16")
+        expect(s is not None and s["cases"] and all(
+            c["verdict"] == "skipped" and c.get("reason", "").startswith("unsupported: no float16 CPU kernel for Softmax")
+            for c in s["cases"]), f"float16 softmax: expected every case skipped, no float16 Softmax kernel\n{p.stdout[-1500:]}")
+        print(f"float16: layer_norm passes, softmax skipped ({time.time() - start:.1f} s)")
 
         env = dict(os.environ, GRADSPEC_ORT_BUG="1")
         p, s = run_suite(args.gradspec, "cases/standard/layer_norm.json", env)
