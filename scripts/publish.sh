@@ -9,7 +9,7 @@
 #   reports/published/LIBRARY/     one library with the baselines of its dtypes
 # Findings are explained by reports/published/notes.json (docs/reports.md); the run fails if a fail
 # or error verdict has no explanation there. The sweep suite (about 350 MB, 5 minutes) and the
-# summaries go to out/publish/. About 13 minutes on 2 cores (7.5 with --keep-sweep).
+# summaries go to out/publish/. About 15 minutes on 2 cores (10 with --keep-sweep).
 # Usage: scripts/publish.sh [--keep-sweep | --report-only]
 #   --keep-sweep    reuse out/publish/sweep
 #   --report-only   only write the reports from the summaries in out/publish/summaries (after
