@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
   using namespace gradspec::cli;
-  const std::vector<verb> verbs = {ops_verb(), gen_verb(), check_verb(), run_verb(), gradcheck_verb(), report_verb(), verify_verb()};
+  const std::vector<verb> verbs = {ops_verb(), gen_verb(), merge_verb(), check_verb(), run_verb(), gradcheck_verb(), report_verb(), verify_verb()};
 
   CLI::App app{"gradspec: arbitrary-precision golden values for transformer ops, and checkers", "gradspec"};
   app.set_version_flag("--version", std::string("gradspec ") + gradspec::cases::generator_version,

@@ -20,7 +20,7 @@ struct gen_options {
   unsigned jobs = 1;
   std::string seed = "0"; // read as text: CLI11 would wrap "-1" into 2^64 - 1
   precision_option precision;
-  bool quiet = false;
+  bool quiet = false, no_intermediates = false;
 };
 
 cases::case_file one_case_file(const gen_options& o) {
@@ -48,6 +48,7 @@ int run_gen(const gen_options& o) {
     run.suite = o.suite;
     run.dir = o.out;
     run.generation.bits = o.precision.bits;
+    run.generation.intermediates = !o.no_intermediates;
     run.jobs = o.jobs;
     std::tie(run.shard_index, run.shard_count) = cases::parse_shard(o.shard);
     run.progress = !o.quiet && ::isatty(2);
@@ -59,6 +60,7 @@ int run_gen(const gen_options& o) {
   const cases::case_file spec = o.from.empty() ? one_case_file(o) : cases::read_case_file(o.from);
   cases::generation_options options;
   options.bits = o.precision.bits;
+  options.intermediates = !o.no_intermediates;
   const cases::json doc = cases::generate_file(spec, options);
   cases::write_file_atomically(o.out, cases::to_text(doc));
   if (!o.quiet) std::cerr << "gradspec: wrote " << spec.cases.size() << " case(s) to " << o.out << "\n";
@@ -81,6 +83,8 @@ verb gen_verb() {
             app.add_option("--jobs", o->jobs, defaulted("worker processes for --suite", o->jobs))->check(CLI::Range(1u, 256u));
             app.add_option("--shard", o->shard, defaulted("write only shard i of n of the suite's files (i/n, 0-based)", o->shard + ": all"));
             o->precision.add(app);
+            app.add_flag("--no-intermediates", o->no_intermediates,
+                         "leave expected.intermediates out (large cases); the file records generator.intermediates = false");
             app.add_flag("--quiet", o->quiet, "no progress or summary on stderr");
             return std::function<int()>([o] { return run_gen(*o); });
           }};

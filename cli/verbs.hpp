@@ -20,6 +20,7 @@ struct verb {
 
 verb ops_verb();
 verb gen_verb();
+verb merge_verb();
 verb verify_verb();
 verb check_verb();
 verb run_verb();

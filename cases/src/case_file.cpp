@@ -157,7 +157,7 @@ test_case parse_case(const json& c, std::size_t index) {
   return t;
 }
 
-// The header keys gradspec reads: `generator` (precision_bits, check_precision_bits) and `notes`
+// The header keys gradspec reads: `generator` (precision_bits, check_precision_bits, intermediates) and `notes`
 // (each flag: {"kind": "...", "description": "..."}). Other keys are kept as written.
 void check_header(const json& header) {
   if (header.contains("generator")) {
@@ -167,6 +167,8 @@ void check_header(const json& header) {
       if (g.contains(key)) string_value(g[key], std::string("/generator/") + key);
     for (const char* key : {"precision_bits", "check_precision_bits"})
       if (g.contains(key)) integer_in_range(g[key], std::string("/generator/") + key, min_precision_bits, max_precision_bits);
+    if (g.contains("intermediates") && !g["intermediates"].is_boolean())
+      throw bad_input("/generator/intermediates", "expected true or false (false: written without expected.intermediates)");
   }
   if (header.contains("notes")) {
     const json& notes = header["notes"];

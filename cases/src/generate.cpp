@@ -187,17 +187,22 @@ json generate_case(const test_case& given, const generation_options& options) {
     reference::set_precision_bits(saved);
 
     auto tensors = ordered_tensors(op, c.params, hi);
+    // The contract: a case with a softmax row whose every entry is -inf carries fully_masked_row. It
+    // is decided with the intermediates (attention's scores) even when they are not written, so the
+    // flag does not depend on --no-intermediates.
+    std::vector<std::string> flags = c.flags;
+    if (has_fully_masked_row(op, c, tensors) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
+      flags.push_back("fully_masked_row");
+    // Left out, intermediates are not certified either: certified_digits covers what is written.
+    if (!options.intermediates)
+      std::erase_if(tensors, [](const compared_tensor& t) { return t.group == "intermediates"; });
+
     double digits = 1e9;
     for (auto& t : tensors) digits = std::min(digits, agreement(find_result(lo, t.group, t.name), t.value, lo_bits, t.flushed));
     const int certified = static_cast<int>(std::min<double>(options.max_digits, std::floor(digits)));
     if (certified < 1)
       throw std::runtime_error(path + " (" + c.id + "): the evaluations at " + std::to_string(options.bits) +
                                " and more bits do not agree on one digit; raise --bits");
-
-    // The contract: a case with a softmax row whose every entry is -inf carries fully_masked_row.
-    std::vector<std::string> flags = c.flags;
-    if (has_fully_masked_row(op, c, tensors) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
-      flags.push_back("fully_masked_row");
 
     json out;
     out["id"] = c.id;
@@ -266,6 +271,7 @@ json generate_file(const case_file& file, const generation_options& options) {
   json out;
   out["format"] = "gradspec-cases/1";
   out["generator"] = {{"name", "gradspec"}, {"version", generator_version}, {"precision_bits", bits}, {"check_precision_bits", check_bits}};
+  if (!options.intermediates) out["generator"]["intermediates"] = false; // absent (the default) means written
   if (!notes.empty()) out["notes"] = notes;
   for (auto it = file.header.begin(); it != file.header.end(); ++it)
     if (it.key() != "format" && it.key() != "generator" && it.key() != "notes") out[it.key()] = it.value();
@@ -307,6 +313,8 @@ std::vector<std::string> verify_file(const case_file& file) {
   options.bits = generator["precision_bits"].get<unsigned>();
   if (generator.contains("check_precision_bits") && generator["check_precision_bits"].is_number_integer())
     options.check_bits = generator["check_precision_bits"].get<unsigned>();
+  if (generator.contains("intermediates") && generator["intermediates"].is_boolean())
+    options.intermediates = generator["intermediates"].get<bool>();
   for (const auto& c : file.cases) {
     const std::string path = case_path(c.index);
     if (!c.expected) {

@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(every_help_states_the_defaults) {
 
 BOOST_AUTO_TEST_CASE(docs_show_every_help_as_printed) {
   const std::string doc = slurp(source("docs/cli.md"));
-  for (const char* verb : {"", "ops", "gen", "check", "run", "gradcheck", "report", "verify"}) {
+  for (const char* verb : {"", "ops", "gen", "merge", "check", "run", "gradcheck", "report", "verify"}) {
     auto r = run_gradspec(std::string(verb) + " --help");
     BOOST_TEST(r.code == 0, verb);
     BOOST_TEST(has(doc, "```text\n" + r.output + "```\n"), "docs/cli.md does not show `gradspec " << verb << " --help` as printed:\n" << r.output);

@@ -17,6 +17,10 @@ struct generation_options {
   unsigned bits = 256;    // working precision of the evaluation that is written
   unsigned check_bits = 0; // the second evaluation; 0 means bits + 64
   int max_digits = 40;     // never print more significant digits than this
+  // false: `expected` without the `intermediates` group (large cases: attention's scores and weights
+  // can outweigh everything else). The file records it as generator.intermediates = false, so verify
+  // re-derives the same way and merge sees shards generated differently.
+  bool intermediates = true;
   std::function<void()> on_case_done; // progress
 };
 
