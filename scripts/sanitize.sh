@@ -62,9 +62,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # to the normal run (zoo/every_bug_caught alone: 274 s of 439 s measured under the sanitizers), to
 # keep CI within 30 minutes on 2 cores; so is cli/slides_and_pytorch_test (88 s under the
 # sanitizers: PyTorch over the standard and edge suites in three dtypes, paths the other cli tests
-# take with hostile adapters).
+# take with hostile adapters) and cli/shard_merge_test (54 s: it generates the edge suite five
+# times; merge reads shards with the case-file reader fuzz_case_file covers).
 t=$SECONDS
-ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -R '^(cases|checkers|cli)/' -E '^cli/slides_and_pytorch_test$'
+ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" -R '^(cases|checkers|cli)/' -E '^cli/(slides_and_pytorch_test|shard_merge_test)$'
 stamp "sanitizer tests" "$t"
 cpu
 
