@@ -13,10 +13,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A shard's file: its bytes (copied as they are) and what they say.
+// A shard's file once checked: its bytes (copied as they are) and its generator header. The parsed
+// cases are dropped after the check: a merge holds every file's text until it writes, and the
+// parsed models of a large suite would be several times that.
 struct shard_file {
   std::string path, text;
-  case_file file;
+  json generator;
 };
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -33,8 +35,6 @@ std::string param_text(const reference::param_value& v) {
   }
   return "?";
 }
-
-std::string shape_text(const shape_t& shape) { return reference::shape_to_string(shape); }
 
 // The spec side of a case read from a shard (`got`) against the suite's (`want`): id, op, params
 // (defaults filled in on both sides) and inputs, value by value as decimal text. Cotangents are not
@@ -58,7 +58,7 @@ void compare_case(const test_case& got, const test_case& want, const std::string
     auto it = got.inputs.find(name);
     if (it == got.inputs.end()) throw bad_input(at + p, "missing: suite " + suite + " has this input");
     const raw_tensor& g = it->second;
-    if (g.shape != t.shape) differ(p + "/shape", shape_text(g.shape), shape_text(t.shape));
+    if (g.shape != t.shape) differ(p + "/shape", reference::shape_to_string(g.shape), reference::shape_to_string(t.shape));
     if (g.integer != t.integer) differ(p + "/dtype", g.integer ? "int64" : "real", t.integer ? "int64" : "real");
     for (std::size_t i = 0; i < t.values.size(); ++i)
       if (g.values[i] != t.values[i]) differ(p + "/values/" + std::to_string(i), g.values[i], t.values[i]);
@@ -72,30 +72,32 @@ shard_file read_shard_file(const std::string& path, const suite_file& want, cons
   shard_file f;
   f.path = path;
   f.text = read_text_file(path);
-  f.file = parse_case_file(parse_json_text(f.text, path), path); // errors name the file already
+  const case_file file = parse_case_file(parse_json_text(f.text, path), path); // errors name the file already
   try {
-    if (!f.file.header.contains("generator"))
+    if (!file.header.contains("generator"))
       throw bad_input("/generator", "missing: not a golden file written by gradspec gen");
-    if (f.file.cases.size() != want.cases.size())
-      throw bad_input("/cases", std::to_string(f.file.cases.size()) + " cases, suite " + suite + " has " +
+    if (file.cases.size() != want.cases.size())
+      throw bad_input("/cases", std::to_string(file.cases.size()) + " cases, suite " + suite + " has " +
                                     std::to_string(want.cases.size()) + " in this file");
     for (std::size_t i = 0; i < want.cases.size(); ++i) {
-      if (!f.file.cases[i].expected) throw bad_input(case_path(i), "no \"expected\": a spec file, not a golden file");
-      compare_case(f.file.cases[i], want.cases[i], suite);
+      if (!file.cases[i].expected) throw bad_input(case_path(i), "no \"expected\": a spec file, not a golden file");
+      compare_case(file.cases[i], want.cases[i], suite);
     }
   } catch (const bad_input& e) {
     throw e.in_file(path);
   }
+  f.generator = file.header.at("generator");
   return f;
 }
 
 // Every shard must come from the same gradspec and the same generation options: `generator` (name,
 // version, precision_bits, check_precision_bits, intermediates) equal to the first file's.
 void require_same_generator(const shard_file& f, const shard_file& first) {
-  const json &g = f.file.header["generator"], &r = first.file.header["generator"];
-  std::vector<std::string> keys;
+  const json &g = f.generator, &r = first.generator;
+  std::vector<std::string> keys; // both sides' keys, each once, in file order
   for (const json* side : {&g, &r})
-    for (auto it = side->begin(); it != side->end(); ++it) keys.push_back(it.key());
+    for (auto it = side->begin(); it != side->end(); ++it)
+      if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) keys.push_back(it.key());
   for (const auto& key : keys) {
     const std::string has = g.contains(key) ? g[key].dump() : "none", other = r.contains(key) ? r[key].dump() : "none";
     if (has != other)
