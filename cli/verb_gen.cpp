@@ -57,13 +57,14 @@ int run_gen(const gen_options& o) {
     return code;
   }
   if (!o.from.empty()) cases::refuse_overwriting_inputs(o.out, "--out", {o.from});
-  const cases::case_file spec = o.from.empty() ? one_case_file(o) : cases::read_case_file(o.from);
+  cases::case_file spec = o.from.empty() ? one_case_file(o) : cases::read_case_file(o.from);
+  const std::size_t count = spec.cases.size();
   cases::generation_options options;
   options.bits = o.precision.bits;
   options.intermediates = !o.no_intermediates;
-  const cases::json doc = cases::generate_file(spec, options);
-  cases::write_file_atomically(o.out, cases::to_text(doc));
-  if (!o.quiet) std::cerr << "gradspec: wrote " << spec.cases.size() << " case(s) to " << o.out << "\n";
+  options.text_values = true;
+  cases::write_json_atomically(o.out, cases::generate_file(std::move(spec), options));
+  if (!o.quiet) std::cerr << "gradspec: wrote " << count << " case(s) to " << o.out << "\n";
   return 0;
 }
 

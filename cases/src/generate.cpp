@@ -55,7 +55,9 @@ struct compared_tensor {
   std::vector<bool> flushed; // below the noise floor in both evaluations: written as 0
 };
 
-// Agreement of two evaluations of one tensor, in significant digits (1e9 = identical).
+// Agreement of two evaluations of one tensor, in significant digits (1e9 = identical): -log10 of
+// the largest relative difference, one logarithm per tensor (log10 is monotonic, so this is the
+// minimum of the per-element digits).
 double agreement(const reference::tensor<mp_real>& lo, const reference::tensor<mp_real>& hi, unsigned lo_bits,
                  std::vector<bool>& flushed) {
   mp_real scale = 0;
@@ -64,16 +66,17 @@ double agreement(const reference::tensor<mp_real>& lo, const reference::tensor<m
   // Values that are zero in exact arithmetic come out as rounding noise ~ scale·2^-bits; anything
   // below scale·2^-(3/4·bits) in both evaluations is noise, not a digit of the answer.
   const mp_real floor = scale * ldexp(mp_real(1), -static_cast<int>(3 * lo_bits / 4));
-  double digits = 1e9;
+  bool disagree = false; // NaN against a number, or different infinities
+  mp_real worst = 0, rel;
   flushed.assign(hi.size(), false);
   for (std::size_t i = 0; i < hi.size(); ++i) {
     const mp_real &a = lo.data[i], &b = hi.data[i];
     if (reference::is_nan(a) || reference::is_nan(b)) {
-      if (!(reference::is_nan(a) && reference::is_nan(b))) digits = 0;
+      if (!(reference::is_nan(a) && reference::is_nan(b))) disagree = true;
       continue;
     }
     if (reference::is_inf(a) || reference::is_inf(b)) {
-      if (a != b) digits = 0;
+      if (a != b) disagree = true;
       continue;
     }
     if (a == b) continue;
@@ -81,10 +84,11 @@ double agreement(const reference::tensor<mp_real>& lo, const reference::tensor<m
       flushed[i] = true;
       continue;
     }
-    const mp_real rel = abs(a - b) / abs(b);
-    digits = std::min(digits, -reference::to_double(log10(rel)));
+    rel = abs(a - b) / abs(b);
+    if (rel > worst) worst = rel;
   }
-  return digits;
+  if (disagree) return 0;
+  return worst == 0 ? 1e9 : std::min(1e9, -reference::to_double(log10(worst)));
 }
 
 std::vector<compared_tensor> ordered_tensors(const reference::op_info& op, const reference::param_map& params,
@@ -147,6 +151,33 @@ bool has_fully_masked_row(const reference::op_info& op, const test_case& c, cons
   return false;
 }
 
+// A values array as JSON text, ["-1.375", "0.5", ...], each value quoted as tensor_json quotes it.
+void append_quoted(std::string& out, const std::string& v) {
+  bool plain = true;
+  for (char ch : v) plain = plain && ch != '"' && ch != '\\' && static_cast<unsigned char>(ch) >= 0x20 && static_cast<unsigned char>(ch) < 0x80;
+  if (plain) {
+    out += '"';
+    out += v;
+    out += '"';
+  } else {
+    out += json(v).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+}
+
+json tensor_json_text(const raw_tensor& t) {
+  if (t.integer) return tensor_json(t);
+  std::string text = "[";
+  for (std::size_t i = 0; i < t.values.size(); ++i) {
+    if (i) text += ", ";
+    append_quoted(text, t.values[i]);
+  }
+  text += "]";
+  json j;
+  j["shape"] = t.shape;
+  j["values"] = raw_text(text);
+  return j;
+}
+
 json param_json(const reference::param_value& v) {
   using kind = reference::param_value::kind;
   switch (v.type) {
@@ -173,10 +204,9 @@ void complete_cotangents(test_case& c) {
       c.cotangents[o.name] = generated_cotangent(c.id, o.name, shapes.outputs.at(o.name).shape);
 }
 
-json generate_case(const test_case& given, const generation_options& options) {
-  const reference::op_info& op = *reference::find_op(given.op);
-  const std::string path = case_path(given.index);
-  test_case c = given;
+json generate_case(test_case c, const generation_options& options) {
+  const reference::op_info& op = *reference::find_op(c.op);
+  const std::string path = case_path(c.index);
   try {
     complete_cotangents(c);
     const unsigned saved = reference::precision_bits();
@@ -214,32 +244,42 @@ json generate_case(const test_case& given, const generation_options& options) {
     out["params"] = params;
     json inputs = json::object();
     for (const auto& in : op.inputs(c.params))
-      if (c.inputs.count(in.name)) inputs[in.name] = tensor_json(c.inputs.at(in.name));
+      if (c.inputs.count(in.name)) inputs[in.name] = options.text_values ? tensor_json_text(c.inputs.at(in.name)) : tensor_json(c.inputs.at(in.name));
     out["inputs"] = inputs;
     json cotangents = json::object();
     for (const auto& o : op.outputs)
-      if (c.cotangents.count(o.name)) cotangents[o.name] = tensor_json(c.cotangents.at(o.name));
+      if (c.cotangents.count(o.name))
+        cotangents[o.name] = options.text_values ? tensor_json_text(c.cotangents.at(o.name)) : tensor_json(c.cotangents.at(o.name));
     out["cotangents"] = cotangents;
     json expected = {{"outputs", json::object()}, {"gradients", json::object()}, {"intermediates", json::object()}};
-    for (const auto& t : tensors) {
-      raw_tensor r;
-      r.shape = t.value.shape;
-      for (std::size_t i = 0; i < t.value.size(); ++i)
-        r.values.push_back(t.flushed[i] ? "0" : reference::format_scalar(t.value.data[i], certified));
-      expected[t.group][t.name] = tensor_json(r);
+    for (auto& t : tensors) {
+      if (options.text_values) {
+        std::string text = "[";
+        for (std::size_t i = 0; i < t.value.size(); ++i) {
+          if (i) text += ", ";
+          append_quoted(text, t.flushed[i] ? "0" : reference::format_scalar(t.value.data[i], certified));
+        }
+        text += "]";
+        expected[t.group][t.name] = {{"shape", t.value.shape}, {"values", raw_text(text)}};
+      } else {
+        raw_tensor r;
+        r.shape = t.value.shape;
+        for (std::size_t i = 0; i < t.value.size(); ++i)
+          r.values.push_back(t.flushed[i] ? "0" : reference::format_scalar(t.value.data[i], certified));
+        expected[t.group][t.name] = tensor_json(r);
+      }
+      t.value = {}; // written: free its MPFR values before the next tensor's text grows
     }
     if (expected["intermediates"].empty()) expected.erase("intermediates");
     out["expected"] = expected;
     out["certified_digits"] = certified;
     json exact = json::array();
-    for (const auto& dtype : dtype_names()) {
-      bool all = true;
-      for (const auto* group : {&c.inputs, &c.cotangents})
-        for (const auto& [name, t] : *group)
-          for (const auto& v : t.values)
-            if (all && !exactly_representable(v, dtype)) all = false;
-      if (all) exact.push_back(dtype);
-    }
+    unsigned mask = all_dtypes_mask; // the dtypes holding every input and cotangent exactly
+    for (const auto* group : {&c.inputs, &c.cotangents})
+      for (const auto& [name, t] : *group)
+        for (std::size_t i = 0; i < t.values.size() && mask != 0; ++i) mask &= exact_dtype_mask(t.values[i]);
+    for (std::size_t k = 0; k < dtype_names().size(); ++k)
+      if (mask & (1u << k)) exact.push_back(dtype_names()[k]);
     out["exact_in"] = exact;
     return out;
   } catch (const bad_input& e) {
@@ -247,11 +287,11 @@ json generate_case(const test_case& given, const generation_options& options) {
   }
 }
 
-json generate_file(const case_file& file, const generation_options& options) {
+json generate_file(case_file file, const generation_options& options) {
   json cases = json::array();
-  for (const auto& c : file.cases) {
+  for (auto& c : file.cases) {
     try {
-      cases.push_back(generate_case(c, options));
+      cases.push_back(generate_case(std::move(c), options));
     } catch (const bad_input& e) {
       throw e.in_file(file.path);
     }

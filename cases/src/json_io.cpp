@@ -182,6 +182,14 @@ json parse_json_text(const std::string& text, const std::string& origin) {
 
 json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
 
+json raw_text(const std::string& text) {
+  return json::binary(json::binary_t::container_type(text.begin(), text.end()), raw_text_subtype);
+}
+
+bool is_raw_text(const json& value) {
+  return value.is_binary() && value.get_binary().has_subtype() && value.get_binary().subtype() == raw_text_subtype;
+}
+
 json raw_number(const std::string& text) {
   return json::binary(json::binary_t::container_type(text.begin(), text.end()), raw_number_subtype);
 }
@@ -270,9 +278,32 @@ bool is_flat_object(const json& value) {
   return true;
 }
 
-void write(const json& value, std::string& out, int indent) {
+// Text being serialized; handed to `stream` (when set) in pieces of about a megabyte, so a large
+// document is never held twice.
+struct sink {
+  std::string text;
+  std::ostream* stream = nullptr;
+  sink& operator+=(const std::string& s) { return text += s, *this; }
+  sink& operator+=(const char* s) { return text += s, *this; }
+  sink& operator+=(char c) { return text += c, *this; }
+  void append(std::size_t n, char c) { text.append(n, c); }
+  void drain() {
+    if (stream && text.size() >= (1u << 20)) {
+      stream->write(text.data(), static_cast<std::streamsize>(text.size()));
+      text.clear();
+    }
+  }
+};
+
+void write(const json& value, sink& out, int indent) {
+  out.drain();
   if (is_raw_number(value)) {
     out += raw_number_text(value);
+    return;
+  }
+  if (is_raw_text(value)) {
+    const auto& bytes = value.get_binary();
+    out.text.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return;
   }
   if (is_flat_object(value) && !value.empty()) {
@@ -324,7 +355,7 @@ void write(const json& value, std::string& out, int indent) {
     out.append(indent, ' ');
     out += "]";
   } else if (value.is_binary()) {
-    out += "null"; // never produced: only raw numbers are binary
+    out += "null"; // never produced: only raw numbers and raw text are binary
   } else {
     out += value.dump(-1, ' ', false, json::error_handler_t::replace);
   }
@@ -333,10 +364,10 @@ void write(const json& value, std::string& out, int indent) {
 } // namespace
 
 std::string to_text(const json& value) {
-  std::string out;
+  sink out;
   write(value, out, 0);
   out += "\n";
-  return out;
+  return std::move(out.text);
 }
 
 namespace {
@@ -366,6 +397,20 @@ struct pending_guard {
 } // namespace
 
 void write_file_atomically(const std::string& path, const std::string& text) {
+  write_file_atomically(path, [&](std::ostream& out) { out << text; });
+}
+
+void write_json_atomically(const std::string& path, const json& value) {
+  write_file_atomically(path, [&](std::ostream& stream) {
+    sink out;
+    out.stream = &stream;
+    write(value, out, 0);
+    out += "\n";
+    stream.write(out.text.data(), static_cast<std::streamsize>(out.text.size()));
+  });
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& writer) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -380,7 +425,13 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) throw bad_input("", path + ": cannot write (creating " + temp.string() + " failed)");
-    out << text;
+    try {
+      writer(out);
+    } catch (...) {
+      out.close();
+      fs::remove(temp, ec);
+      throw;
+    }
     out.flush();
     if (!out) {
       out.close();

@@ -51,7 +51,9 @@ void write_one(const suite_file& f, const suite_run& run, const std::string& pat
   file.header["format"] = "gradspec-cases/1";
   file.header["notes"] = f.notes;
   file.cases = f.cases;
-  write_file_atomically(path, to_text(generate_file(file, run.generation)));
+  generation_options options = run.generation;
+  options.text_values = true;
+  write_json_atomically(path, generate_file(std::move(file), options));
 }
 
 } // namespace

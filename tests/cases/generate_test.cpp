@@ -4,6 +4,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 using namespace gradspec::cases;
@@ -59,6 +62,30 @@ BOOST_AUTO_TEST_CASE(generated_cotangents_are_deterministic_grid_values) {
 
 BOOST_AUTO_TEST_CASE(same_input_same_bytes) {
   BOOST_TEST(to_text(generate_file(spec(grid_inputs), {})) == to_text(generate_file(spec(grid_inputs), {})));
+}
+
+// gen writes each values array as one preformatted text (text_values) and streams the file out:
+// the bytes must be those of the element-by-element document, special values, a value needing
+// escapes in a string (kept as written) and integer tensors included.
+BOOST_AUTO_TEST_CASE(text_values_write_the_same_bytes) {
+  const std::string text = R"({"format": "gradspec-cases/1", "cases": [
+    {"id": "lin/0", "op": "linear", "params": {}, "inputs": {"x": {"shape": [1, 2], "values": [0.5, "-0.25"]},
+     "w": {"shape": [2, 2], "values": ["0.1", 2, 3, "1e-3"]}, "b": {"shape": [2], "values": [0.125, 0]}}},
+    {"id": "sm/0", "op": "softmax", "params": {}, "inputs": {"x": {"shape": [2, 3], "values": ["-inf", "-inf", "-inf", 0, "1e300", "-2.5"]}}},
+    {"id": "emb/0", "op": "embedding", "params": {}, "inputs": {"ids": {"shape": [2], "dtype": "int64", "values": [1, 0]},
+     "table": {"shape": [2, 2], "values": [0.5, 1, 2, 4]}}}]})";
+  const case_file f = parse_case_file(parse_json_text(text, "spec.json"), "spec.json");
+  generation_options fast;
+  fast.text_values = true;
+  const json plain = generate_file(f, {}), compact = generate_file(f, fast);
+  BOOST_TEST(is_raw_text(compact["cases"][0]["expected"]["outputs"]["y"]["values"])); // the fast path ran
+  BOOST_TEST(to_text(compact) == to_text(plain));
+  const std::string path = "generate_test_stream.json";
+  write_json_atomically(path, compact);
+  std::ifstream in(path, std::ios::binary);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(written == to_text(plain));
+  std::remove(path.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(given_cotangents_are_kept) {

@@ -21,16 +21,21 @@ struct generation_options {
   // can outweigh everything else). The file records it as generator.intermediates = false, so verify
   // re-derives the same way and merge sees shards generated differently.
   bool intermediates = true;
+  // true: every tensor's "values" is one preformatted raw_text (json_io.hpp) instead of one JSON value
+  // per element; the written file is byte for byte the same, in a fraction of the memory and time.
+  // gen and suites write so; verify compares element by element and leaves it false.
+  bool text_values = false;
   std::function<void()> on_case_done; // progress
 };
 
 // The case completed: absent cotangents generated from the id, `expected`, `certified_digits` and
 // `exact_in` filled in, in the contract's key order. Throws bad_input (path under /cases/N) for input
 // the op rejects, and std::runtime_error when the two precisions do not agree on even one digit.
-json generate_case(const test_case& c, const generation_options& options);
+// Takes the case by value: move it in when it is not needed afterwards (its input texts are large).
+json generate_case(test_case c, const generation_options& options);
 
 // The whole file: header (format, generator, notes, other keys as given) and generated cases.
-json generate_file(const case_file& file, const generation_options& options);
+json generate_file(case_file file, const generation_options& options);
 
 // Adds the generated cotangent of every differentiable output the case lacks (output shapes from a
 // forward pass in double).

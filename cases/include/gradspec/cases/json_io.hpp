@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,10 @@ using json = nlohmann::ordered_json;
 
 // The binary subtype that marks a raw number ('n').
 inline constexpr std::uint8_t raw_number_subtype = 0x6e;
+// The binary subtype that marks raw text ('t'): JSON text the writer prints verbatim (a large
+// tensor's values array, formatted once instead of held as one JSON value per element). Written
+// only, never produced by reading.
+inline constexpr std::uint8_t raw_text_subtype = 0x74;
 // Objects and arrays nest at most this deep.
 inline constexpr std::size_t max_json_depth = 64;
 
@@ -48,6 +54,9 @@ json parse_json_text(const std::string& text, const std::string& origin);
 // A raw number holding `text` (which must be JSON number text: the writer prints it verbatim).
 json raw_number(const std::string& text);
 bool is_raw_number(const json& value);
+// Raw text holding `text`, which must be valid JSON text (the writer prints it verbatim).
+json raw_text(const std::string& text);
+bool is_raw_text(const json& value);
 // The text of a raw number ("" for anything else).
 std::string raw_number_text(const json& value);
 // A user-facing rendering of any value: raw numbers as their text, long values shortened.
@@ -73,6 +82,11 @@ std::string to_text(const json& value);
 // and a folder that does not exist. While the temporary exists, SIGINT/SIGTERM/SIGHUP remove it
 // before the process dies, so an interrupted run leaves neither a partial file nor a temporary behind.
 void write_file_atomically(const std::string& path, const std::string& text);
+// The same, the text produced by `writer` into the temporary file (an exception from it removes the
+// temporary and propagates).
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& writer);
+// to_text(value) written atomically, serialized straight into the file (never held whole in memory).
+void write_json_atomically(const std::string& path, const json& value);
 
 // Refuses (bad_input naming `option`) an output path that is one of the input files (the same file
 // on disk, through any name or link): writing it would overwrite an input.
