@@ -2,6 +2,7 @@
 // subfolders included), where JSON files that are not case files are skipped, saying so.
 #include "verbs.hpp"
 
+#include "gradspec/cases/fast_golden.hpp"
 #include "gradspec/cases/json_io.hpp"
 #include "gradspec/errors.hpp"
 
@@ -41,15 +42,26 @@ std::vector<std::string> json_files_under(const std::string& path) {
 
 } // namespace
 
-std::vector<cases::case_file> read_case_files(const std::string& path, bool golden) {
+std::vector<cases::case_file> read_case_files(const std::string& path, bool golden, bool fast) {
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec)) {
     if (!std::filesystem::exists(path, ec)) throw bad_input("", path + ": no such file or folder");
+    std::vector<cases::case_file> one; // not {file}: an initializer list would copy the cases
+    if (golden && fast)
+      if (auto file = cases::read_golden_file_fast(path)) {
+        one.push_back(std::move(*file));
+        return one;
+      }
     return {golden ? cases::read_golden_file(path) : cases::read_case_file(path)};
   }
   std::vector<cases::case_file> files;
   std::size_t skipped = 0;
   for (const auto& file : json_files_under(path)) {
+    if (golden && fast)
+      if (auto read = cases::read_golden_file_fast(file)) {
+        files.push_back(std::move(*read));
+        continue;
+      }
     const cases::json doc = cases::read_json_file(file); // unreadable JSON is bad input: it may be a broken case file
     if (const std::string why = not_a_case_file(doc); !why.empty()) {
       std::cerr << "gradspec: skipped " << file << ": " << why << "\n";

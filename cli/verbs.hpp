@@ -32,7 +32,9 @@ verb gradcheck_verb();
 // included, in sorted order. Files found in a folder that are not case files (another "format", or
 // with `golden` a spec file without "expected") are skipped with a line on stderr; a folder with no
 // case file at all is bad_input. Run, check and verify read golden files; gradcheck spec files too.
-std::vector<cases::case_file> read_case_files(const std::string& path, bool golden);
+// fast: golden files through read_golden_file_fast where it applies (each case's expected left
+// unparsed: cases::parse_lazy_expected before judging it).
+std::vector<cases::case_file> read_case_files(const std::string& path, bool golden, bool fast = false);
 
 // The paths of read files (for refuse_overwriting_inputs).
 std::vector<std::string> paths_of(const std::vector<cases::case_file>& files);

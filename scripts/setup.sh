@@ -11,7 +11,7 @@ packages=(
   g++ cmake make ccache
   libmpfr-dev libgmp-dev libboost-dev libboost-test-dev
   libboost-iostreams-dev libboost-system-dev libboost-filesystem-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev
   libarmadillo-dev libgnuplot-iostream-dev gnuplot-nox
   python3 python3-torch python3-mpmath python3-jsonschema python3-pytest
 )

@@ -1,15 +1,21 @@
 #include "gradspec/checkers/compare.hpp"
 
+#include "gradspec/cases/fast_golden.hpp"
 #include "gradspec/cases/generate.hpp"
 #include "gradspec/errors.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <functional>
+#include <future>
 #include <set>
+#include <span>
+#include <stdexcept>
 
 namespace gradspec::checkers {
 
@@ -93,17 +99,16 @@ long double ulp_of(long double want, const dtype_info& d) {
 }
 
 struct element_errors {
-  std::vector<long double> want;
+  std::span<const long double> want;
   std::vector<bool> finite_want;
   long double scale = 0;
 };
 
-element_errors parse_want(const cases::raw_tensor& t) {
+element_errors parse_want(const cases::expected_tensor& t) {
   element_errors e;
-  e.want.reserve(t.values.size());
-  for (const auto& v : t.values) {
-    long double w = v == "nan" ? NAN : v == "inf" ? INFINITY : v == "-inf" ? -INFINITY : std::strtold(v.c_str(), nullptr);
-    e.want.push_back(w);
+  e.want = t.want; // a view: the expected tensor outlives the judging
+  e.finite_want.reserve(t.want.size());
+  for (const long double w : t.want) {
     e.finite_want.push_back(std::isfinite(w));
     if (std::isfinite(w)) e.scale = std::max(e.scale, std::fabs(w));
   }
@@ -121,13 +126,13 @@ long double max_abs_error(const element_errors& w, const candidate_tensor& got) 
   return m;
 }
 
-tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& want_raw, const candidate_tensor& got,
+tensor_finding judge_tensor(const std::string& name, const cases::expected_tensor& want_raw, const candidate_tensor& got,
                             const dtype_info& d, const policy& p, const std::optional<tolerance>& fixed,
                             const candidate_tensor* baseline, const candidate_tensor* perturbed, bool fully_masked_flag,
                             const std::vector<acceptable_alternative>& alternatives) {
   tensor_finding f;
   f.name = name;
-  if (got.shape != want_raw.shape || got.values.size() != want_raw.values.size()) {
+  if (got.shape != want_raw.shape || got.values.size() != want_raw.want.size()) {
     f.verdict = "fail";
     f.diagnosis = "shape " + reference::shape_to_string(got.shape) + ", expected " + reference::shape_to_string(want_raw.shape);
     f.min_digits = 0;
@@ -157,7 +162,8 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
 
   f.elements = w.want.size();
   f.ulp_histogram.assign(tensor_finding::ulp_bins, 0);
-  long double sum_sq_ulp = 0, worst_excess = -1, finite_max_abs = 0;
+  const long double ulp = ulp_of(scale, d); // normwise: one ulp at the tensor's scale
+  long double sum_sq_ulp = 0, worst_excess = -1, finite_max_abs = 0, largest_err = 0;
   std::size_t counted = 0, special_mismatch = 0, nan_for_finite = 0, zero_for_nan = 0;
   bool element_fail = false;
   for (std::size_t i = 0; i < w.want.size(); ++i) {
@@ -182,7 +188,7 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
     // divide by zero; ulps and digits normwise, in units of the tensor's largest magnitude.
     const long double magnitude = std::max<long double>(std::fabs(want), d.epsilon * scale);
     const long double rel = std::isfinite(static_cast<double>(want)) ? err / magnitude : (err == 0 ? 0 : INFINITY);
-    const long double ulps = std::isfinite(static_cast<double>(want)) ? err / ulp_of(scale, d) : (err == 0 ? 0 : INFINITY);
+    const long double ulps = std::isfinite(static_cast<double>(want)) ? err / ulp : (err == 0 ? 0 : INFINITY);
     f.max_abs = std::max(f.max_abs, static_cast<double>(err));
     f.max_rel = std::max(f.max_rel, static_cast<double>(rel));
     f.max_ulp = std::max(f.max_ulp, static_cast<double>(ulps));
@@ -191,8 +197,7 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
       sum_sq_ulp += ulps * ulps;
       ++counted;
     }
-    const double digits = err == 0 ? 40.0 : std::min(40.0, static_cast<double>(-std::log10(err / scale)));
-    f.min_digits = std::min(f.min_digits, std::max(0.0, digits));
+    largest_err = std::max(largest_err, err); // min_digits below, from the largest error (log10 is monotonic)
     // The worst element: the one furthest beyond what is allowed (or the largest error).
     const long double bound = fixed ? fixed->atol + fixed->rtol * std::fabs(want) : allowed;
     if (fixed && w.finite_want[i] && std::isfinite(g) && !(err <= bound)) element_fail = true;
@@ -201,9 +206,10 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
       worst_excess = std::isnan(static_cast<double>(excess)) ? INFINITY : excess;
       f.worst_index = unravel(i, got.shape);
       f.worst_got = got.values[i];
-      f.worst_want = want_raw.values[i];
+      f.worst_want = std::string(want_raw.text[i]);
     }
   }
+  if (largest_err > 0) f.min_digits = std::max(0.0, std::min(40.0, static_cast<double>(-std::log10(largest_err / scale))));
   f.rms_ulp = counted ? static_cast<double>(std::sqrt(sum_sq_ulp / counted)) : 0;
   const bool finite_fail = fixed ? element_fail : !(finite_max_abs <= allowed);
   const bool fail = f.nonfinite > 0 || special_mismatch > 0 || finite_fail;
@@ -258,14 +264,22 @@ tensor_finding judge_tensor(const std::string& name, const cases::raw_tensor& wa
   return f;
 }
 
-const cases::json* expected_group(const cases::json& expected, const std::string& group) {
-  return expected.contains(group) && expected[group].is_object() ? &expected[group] : nullptr;
-}
 
 } // namespace
 
 cases::test_case perturbed(const cases::test_case& c, double relative) {
-  cases::test_case out = c;
+  // What a candidate evaluates (op, params, inputs, cotangents), not the expected values.
+  cases::test_case out;
+  out.index = c.index;
+  out.id = c.id;
+  out.op = c.op;
+  out.flags = c.flags;
+  out.raw_params = c.raw_params;
+  out.params = c.params;
+  out.inputs = c.inputs;
+  out.cotangents = c.cotangents;
+  out.certified_digits = c.certified_digits;
+  out.exact_in = c.exact_in;
   std::uint64_t state = cases::fnv1a(c.id + "/perturbed");
   std::set<std::string> masks; // structure, not data: not perturbed
   if (const auto* op = reference::find_op(c.op))
@@ -274,15 +288,33 @@ cases::test_case perturbed(const cases::test_case& c, double relative) {
   for (auto& [name, t] : out.inputs) {
     if (t.integer || masks.count(name)) continue;
     for (auto& v : t.values) {
-      const double x = std::strtod(v.c_str(), nullptr);
+      const double x = reference::parse_scalar<double>(v); // correctly rounded, as strtod
       if (!std::isfinite(x) || x == 0) continue;
       const double sign = (cases::splitmix64(state) & 1) ? 1.0 : -1.0;
       char buf[40];
-      std::snprintf(buf, sizeof buf, "%.17g", x * (1 + sign * relative));
-      v = buf;
+      const auto r = std::to_chars(buf, buf + sizeof buf, x * (1 + sign * relative), std::chars_format::general, 17); // as %.17g
+      v.assign(buf, r.ptr);
     }
   }
   return out;
+}
+
+void perturb_double_inputs(const cases::test_case& c, reference::tensors<double>& inputs, double relative) {
+  std::uint64_t state = cases::fnv1a(c.id + "/perturbed");
+  std::set<std::string> masks;
+  if (const auto* op = reference::find_op(c.op))
+    for (const auto& spec : op->inputs(c.params))
+      if (spec.role == reference::tensor_role::additive_mask) masks.insert(spec.name);
+  for (const auto& [name, t] : c.inputs) { // the order of perturbed(): the signs come in the same sequence
+    if (t.integer || masks.count(name)) continue;
+    auto it = inputs.find(name);
+    if (it == inputs.end()) continue;
+    for (auto& x : it->second.data) {
+      if (!std::isfinite(x) || x == 0) continue;
+      const double sign = (cases::splitmix64(state) & 1) ? 1.0 : -1.0;
+      x = x * (1 + sign * relative); // what perturbed()'s %.17g text reads back as, exactly
+    }
+  }
 }
 
 bool acceptable_alternative::covers(const std::string& tensor_name) const {
@@ -371,19 +403,30 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
     out.reason = *got->error;
     return out;
   }
-  if (!c.expected) throw bad_input(cases::case_path(c.index), "no \"expected\" (a spec file, not a golden file)");
+  if (!c.has_expected()) throw bad_input(cases::case_path(c.index), "no \"expected\" (a spec file, not a golden file)");
+  if (!c.expected_text.empty() && c.expected_tensors.empty())
+    throw std::logic_error("judge: parse_lazy_expected first"); // the fast reader's expected, not yet parsed
   const dtype_info& d = dtype_named(p.dtype);
   std::optional<tolerance> fixed = p.fixed;
   if (auto it = p.per_op.find(c.op); it != p.per_op.end()) fixed = it->second;
   const bool masked = std::find(c.flags.begin(), c.flags.end(), "fully_masked_row") != c.flags.end();
   const std::vector<acceptable_alternative> alternatives = acceptable_alternatives(c, notes);
+  // The expected tensors: parsed by the fast reader, or from the document (views into raw tensors).
+  std::vector<cases::raw_tensor> texts;
+  const std::vector<cases::expected_tensor> from_document =
+      c.expected_tensors.empty() ? cases::expected_from_document(c, texts) : std::vector<cases::expected_tensor>{};
+  const std::vector<cases::expected_tensor>& expected = c.expected_tensors.empty() ? from_document : c.expected_tensors;
+  struct job {
+    std::size_t slot, elements;
+    std::function<void()> run;
+  };
+  std::vector<job> jobs;
+  out.tensors.reserve(expected.size());
   for (const char* group : {"outputs", "gradients", "intermediates"}) {
     if (p.forward_only && std::string(group) == "gradients") continue;
-    const cases::json* g = expected_group(*c.expected, group);
-    if (!g) continue;
-    for (auto it = g->begin(); it != g->end(); ++it) {
-      const std::string name = std::string(group) + "." + it.key();
-      const cases::raw_tensor want = cases::parse_tensor(it.value(), cases::case_path(c.index) + "/expected/" + group + "/" + it.key());
+    for (const auto& want : expected) {
+      if (want.group != group) continue;
+      const std::string name = std::string(group) + "." + want.name;
       auto found = got->tensors.find(name);
       if (found == got->tensors.end()) {
         if (std::string(group) == "intermediates") continue; // optional for candidates
@@ -400,8 +443,24 @@ case_finding judge(const cases::test_case& c, const candidate_result* got, const
         if (auto b = baseline->tensors.find(name); b != baseline->tensors.end()) base = &b->second;
       if (perturbed_baseline && !perturbed_baseline->error)
         if (auto b = perturbed_baseline->tensors.find(name); b != perturbed_baseline->tensors.end()) moved = &b->second;
-      out.tensors.push_back(judge_tensor(name, want, found->second, d, p, fixed, base, moved, masked, alternatives));
+      const candidate_tensor* candidate = &found->second;
+      const cases::expected_tensor* w = &want;
+      const std::size_t slot = out.tensors.size();
+      out.tensors.emplace_back();
+      jobs.push_back({slot, want.want.size(), [&, name, w, candidate, base, moved, slot] {
+                        out.tensors[slot] = judge_tensor(name, *w, *candidate, d, p, fixed, base, moved, masked, alternatives);
+                      }});
     }
+  }
+  // Large tensors judged two at a time (both cores); the findings keep their order.
+  std::size_t large = 0;
+  for (const auto& j : jobs) large += j.elements >= (1u << 16);
+  if (large >= 2) {
+    std::vector<std::future<void>> running;
+    for (auto& j : jobs) running.push_back(std::async(std::launch::async, j.run));
+    for (auto& r : running) r.get();
+  } else {
+    for (auto& j : jobs) j.run();
   }
   for (const auto& t : out.tensors) {
     const double ratio = t.allowed_abs > 0 ? t.max_abs / t.allowed_abs : (t.verdict == "fail" ? INFINITY : 0);

@@ -115,6 +115,14 @@ void add(result_set& set, candidate_result r, const std::string& path, const std
 
 } // namespace
 
+void read_result_header(result_set& set, const json& doc) {
+  set.implementation = implementation_of(doc, "");
+  if (doc.contains("implementation") && doc["implementation"].is_object() && doc["implementation"].contains("gradients")) {
+    if (!doc["implementation"]["gradients"].is_boolean()) throw bad_input("/implementation/gradients", "expected true or false");
+    set.gradients = doc["implementation"]["gradients"].get<bool>();
+  }
+}
+
 result_set read_results(const std::string& path) {
   const std::string text = cases::read_text_file(path); // hardening: size limit, no devices
   result_set set;
@@ -133,11 +141,7 @@ result_set read_results(const std::string& path) {
     try {
       if (!doc.is_object() || !doc.contains("format") || doc["format"] != "gradspec-results/1")
         throw bad_input("/format", "expected \"gradspec-results/1\" (or adapter response lines)");
-      set.implementation = implementation_of(doc, "");
-      if (doc.contains("implementation") && doc["implementation"].is_object() && doc["implementation"].contains("gradients")) {
-        if (!doc["implementation"]["gradients"].is_boolean()) throw bad_input("/implementation/gradients", "expected true or false");
-        set.gradients = doc["implementation"]["gradients"].get<bool>();
-      }
+      read_result_header(set, doc);
       if (!doc.contains("results") || !doc["results"].is_array()) throw bad_input("/results", "expected an array");
       for (std::size_t i = 0; i < doc["results"].size(); ++i)
         add(set, parse_response(doc["results"][i], "/results/" + std::to_string(i)), "/results/" + std::to_string(i),

@@ -3,7 +3,11 @@
 
 #include <boost/multiprecision/detail/digits.hpp>
 
+#include <fast_float/fast_float.h>
+
 #include <cerrno>
+#include <cmath>
+#include <system_error>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -35,7 +39,16 @@ std::string checked_text(std::string_view text) {
 }
 } // namespace
 
+// fast_float (correctly rounded, as strtod and strtof) for the plain finite decimals that make up
+// nearly every value; anything else (a sign '+', "inf", a range error) takes the checked path below.
+template <class T> bool fast_parse(std::string_view text, T& out) {
+  if (text.empty() || text[0] == '+') return false;
+  const auto r = fast_float::from_chars(text.data(), text.data() + text.size(), out);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size() && std::isfinite(out);
+}
+
 template <> double parse_scalar<double>(std::string_view text) {
+  if (double v; fast_parse(text, v)) return v;
   std::string s = checked_text(text);
   char* end = nullptr;
   errno = 0;
@@ -45,6 +58,7 @@ template <> double parse_scalar<double>(std::string_view text) {
 }
 
 template <> float parse_scalar<float>(std::string_view text) {
+  if (float v; fast_parse(text, v)) return v;
   std::string s = checked_text(text);
   char* end = nullptr;
   errno = 0;

@@ -6,6 +6,8 @@
 #include "gradspec/reference/registry.hpp"
 
 #include <map>
+#include <memory>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +24,15 @@ struct raw_tensor {
   std::vector<std::int64_t> ints;  // integer
 };
 
+// One expected tensor parsed for judging: each value as a long double (NaN, ±Inf for "nan", "inf",
+// "-inf") and its decimal text as written (views into the file's text, or into a raw_tensor).
+struct expected_tensor {
+  std::string group, name; // "outputs", "y"
+  shape_t shape;
+  std::vector<long double> want;
+  std::vector<std::string_view> text;
+};
+
 struct test_case {
   std::size_t index = 0; // position in the file's "cases"
   std::string id, op, comment;
@@ -30,6 +41,15 @@ struct test_case {
   reference::param_map params;                                // validated, defaults filled in
   std::map<std::string, raw_tensor> inputs, cotangents;
   std::optional<json> expected; // as written, if present
+  // The fast reader (fast_golden.hpp) leaves `expected` unparsed: its text in the mapped file, kept
+  // alive by `source`; parse_lazy_expected checks it and fills expected_tensors.
+  std::shared_ptr<const void> source;
+  std::string_view expected_text;
+  std::vector<expected_tensor> expected_tensors;
+  bool has_expected() const { return expected.has_value() || !expected_text.empty(); }
+  // case_args<double>, read once and shared (check reads a case's inputs for the shape check, the
+  // baseline and the perturbed baseline): set by parse_lazy_expected; see double_args().
+  std::shared_ptr<const reference::op_args<double>> double_args_cache;
   std::optional<int> certified_digits;
   std::optional<std::vector<std::string>> exact_in;
 };
@@ -52,6 +72,18 @@ case_file read_golden_file(const std::string& path);
 case_file parse_case_file(const json& doc, const std::string& path);
 
 raw_tensor parse_tensor(const json& value, const std::string& path);
+// One case object (/cases/index), validated as in a file; `expected` checked against the op's shapes.
+test_case parse_case(const json& value, std::size_t index);
+// The header checks of a case file (generator, notes); bad_input with the JSON path.
+void check_header(const json& header);
+// `expected` of a case against what the op produces for its inputs: `given` lists (group, name,
+// shape, integer) of every expected tensor. Throws bad_input naming the case's JSON path.
+struct expected_shape {
+  std::string group, name;
+  shape_t shape;
+  bool integer = false;
+};
+void check_expected_shapes(const test_case& t, const std::vector<expected_shape>& given);
 json tensor_json(const raw_tensor& t);
 
 // Values of a raw tensor in the working scalar (mp_real at the current precision, double or float),
@@ -61,6 +93,8 @@ reference::int_tensor to_int_tensor(const raw_tensor& t);
 
 // op_args for a case: inputs and cotangents converted to T, validated params.
 template <class T> reference::op_args<T> case_args(const test_case& c);
+// case_args<double>(c): the case's cache when it has one (never filled here: thread-safe), else read now.
+std::shared_ptr<const reference::op_args<double>> double_args(const test_case& c);
 
 // "/cases/3" style prefix for errors inside case `index`.
 std::string case_path(std::size_t index);

@@ -25,6 +25,8 @@ struct builtin_candidate {
   // cotangents) and some intermediates, values as double; never throws: a case it cannot evaluate
   // (bad input, unknown op) comes back with `error` set.
   std::function<candidate_result(const cases::test_case&)> evaluate;
+  // evaluate(perturbed(c, relative)) (compare.hpp), the verdict rule's perturbed baseline.
+  std::function<candidate_result(const cases::test_case&, double relative)> evaluate_perturbed;
   std::string version; // "gradspec 0.1.0"
 };
 

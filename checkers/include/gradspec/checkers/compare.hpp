@@ -118,8 +118,11 @@ bool is_unsupported(const std::string& error);
 
 // The case with every real input (not an additive mask, the registry's tensor_role::additive_mask;
 // not the cotangents) multiplied by (1 ± relative), signs from a hash of the case id and the value's
-// position.
+// position; what a candidate evaluates, without the expected values.
 cases::test_case perturbed(const cases::test_case& c, double relative);
+// The same perturbation on the case's real inputs already read as double (case_args<double>): the
+// values perturbed() gives, without the text (a double's %.17g text reads back as that double).
+void perturb_double_inputs(const cases::test_case& c, reference::tensors<double>& inputs, double relative);
 
 // True when every input and cotangent of the case is exact in the dtype (its `exact_in`); always for
 // "decimal" (results worked by hand from the decimal inputs as written).

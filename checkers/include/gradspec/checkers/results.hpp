@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gradspec::checkers {
@@ -45,6 +46,15 @@ struct result_set {
 // result file is one JSON object with "format"; response lines start with the handshake). Errors
 // are bad_input naming the file and the JSON path (or line).
 result_set read_results(const std::string& path);
+
+// The same for a large result file, read fast (a mapped file and a pull cursor, values parsed with
+// fast_float): empty when the fast path does not apply (response lines, escapes, unusual forms,
+// anything read_results would refuse), and the caller then calls read_results.
+std::optional<result_set> read_results_fast(const std::string& path);
+std::optional<result_set> read_results_text_fast(std::string_view text, const std::string& path);
+
+// implementation (name, version, dtype, gradients) of a result file's top-level object.
+void read_result_header(result_set& set, const cases::json& doc);
 
 // One response object (a line of the adapter protocol or an entry of "results").
 candidate_result parse_response(const cases::json& response, const std::string& path);

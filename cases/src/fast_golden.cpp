@@ -1,0 +1,374 @@
+#include "gradspec/cases/fast_golden.hpp"
+
+#include "gradspec/cases/json_cursor.hpp"
+#include "gradspec/errors.hpp"
+
+#include <fast_float/fast_float.h>
+
+#include <algorithm>
+#include <cmath>
+#include <future>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gradspec::cases {
+
+std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return nullptr;
+  struct stat st {};
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+                  static_cast<std::uint64_t>(st.st_size) <= max_input_bytes();
+  void* data = ok ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (data == MAP_FAILED) return nullptr;
+  ::madvise(data, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
+  return std::shared_ptr<const mapped_file>(new mapped_file(static_cast<const char*>(data), static_cast<std::size_t>(st.st_size)));
+}
+
+mapped_file::~mapped_file() { ::munmap(const_cast<char*>(data_), size_); }
+
+bool is_decimal_text(std::string_view s) {
+  if (s == "inf" || s == "-inf" || s == "+inf" || s == "nan") return true;
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  const std::size_t whole = digits();
+  std::size_t fraction = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    fraction = digits();
+  }
+  if (whole + fraction == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+namespace {
+
+// Object members: `{` then "key": value pairs; calls member(key) for each, which reads the value.
+template <class F> bool members(json_cursor& in, F&& member) {
+  if (!in.consume('{')) return false;
+  if (in.consume('}')) return true;
+  do {
+    std::string_view key;
+    if (!in.key(key) || !member(key)) return false;
+  } while (in.consume(','));
+  return in.consume('}');
+}
+
+// A value's text: a plain string (`quoted`), or a JSON number (`integer` when it has no fraction or
+// exponent).
+bool value_text(json_cursor& in, std::string_view& text, bool& quoted, bool& integer) {
+  quoted = in.peek() == '"';
+  integer = false;
+  return quoted ? in.raw_string(text) : in.number(text, integer); // quoted texts must pass is_decimal_text
+}
+
+// A real value's text as real_text returns it: a decimal string, or a JSON number ("-0" as an
+// integer is written back as "0" by the validating reader: left to it).
+bool real_text_of(std::string_view text, bool quoted, bool integer) {
+  if (quoted) return is_decimal_text(text);
+  if (integer && text == "-0") return false;
+  // The validating reader refuses a JSON number that overflows a double (nlohmann: "number overflow").
+  double v = 0;
+  fast_float::from_chars(text.data(), text.data() + text.size(), v);
+  return std::isfinite(v);
+}
+
+// shape: [d, ...] with parse_tensor's limits.
+bool shape_value(json_cursor& in, shape_t& shape, std::size_t& count) {
+  if (!in.consume('[')) return false;
+  count = 1;
+  if (in.consume(']')) return true;
+  do {
+    std::int64_t d = 0;
+    if (!in.small_unsigned(d) || d > (1ll << 31)) return false;
+    shape.push_back(d);
+    count *= static_cast<std::size_t>(d);
+    if (count > (1ull << 31)) return false;
+  } while (in.consume(','));
+  return in.consume(']');
+}
+
+// A tensor {"shape": [...], "values": [...], "dtype": "real" | "int64"} (keys in any order): calls
+// value(text, quoted, integer) for each value; `int64` tells the dtype.
+template <class F, class R> bool tensor_value(json_cursor& in, shape_t& shape, bool& int64, F&& value, R&& reserve) {
+  bool has_shape = false, has_values = false, has_dtype = false;
+  std::size_t found = 0, count = 0;
+  int64 = false;
+  const bool ok = members(in, [&](std::string_view key) {
+    if (key == "shape" && !has_shape) return has_shape = true, shape_value(in, shape, count);
+    if (key == "dtype" && !has_dtype) {
+      std::string_view d;
+      has_dtype = true;
+      if (!in.plain_string(d) || (d != "real" && d != "int64")) return false;
+      int64 = d == "int64";
+      return true;
+    }
+    if (key == "values" && !has_values) {
+      has_values = true;
+      if (has_shape) reserve(count); // the shape first, as gen writes it: no regrowth
+      if (!in.consume('[')) return false;
+      if (in.consume(']')) return true;
+      do {
+        std::string_view text;
+        bool quoted = false, integer = false;
+        if (!value_text(in, text, quoted, integer)) return false;
+        value(text, quoted, integer);
+        ++found;
+      } while (in.consume(','));
+      return in.consume(']');
+    }
+    return false; // unknown or repeated key
+  });
+  return ok && has_shape && has_values && found == count;
+}
+
+// {"name": tensor, ...} into raw tensors (the strings the validating reader keeps).
+bool tensor_map(json_cursor& in, std::map<std::string, raw_tensor>& out) {
+  return members(in, [&](std::string_view name) {
+    if (out.count(std::string(name))) return false;
+    raw_tensor t;
+    bool all_real = true, all_int = true;
+    const bool ok = tensor_value(in, t.shape, t.integer, [&](std::string_view text, bool quoted, bool integer) {
+      t.values.emplace_back(text); // int64 values are converted below
+      all_real = all_real && real_text_of(text, quoted, integer);
+      all_int = all_int && integer && (text.size() <= 18 || (text.size() == 19 && text[0] == '-')) && text != "-0"; // in int64's range
+    }, [&](std::size_t n) { t.values.reserve(n); });
+    if (!ok || !(t.integer ? all_int : all_real)) return false;
+    if (t.integer) {
+      t.ints.reserve(t.values.size());
+      for (const auto& text : t.values) t.ints.push_back(std::strtoll(text.c_str(), nullptr, 10));
+      t.values.clear();
+    }
+    out.emplace(std::string(name), std::move(t));
+    return true;
+  });
+}
+
+json parsed(std::string_view text, const std::string& path) { return parse_json_text(std::string(text), path); }
+
+std::optional<test_case> fast_case(json_cursor& in, std::size_t index, const std::string& path) {
+  json small = json::object();
+  std::map<std::string, raw_tensor> inputs, cotangents;
+  bool has_inputs = false, has_cotangents = false;
+  std::string_view expected;
+  const bool ok = members(in, [&](std::string_view key) {
+    if (key == "inputs") return !has_inputs && (has_inputs = true, tensor_map(in, inputs));
+    if (key == "cotangents") return !has_cotangents && (has_cotangents = true, tensor_map(in, cotangents));
+    if (key == "expected") return expected.empty() && in.value_span(expected, static_cast<int>(max_json_depth) - 3);
+    std::string_view span;
+    if (small.contains(std::string(key)) || !in.value_span(span, static_cast<int>(max_json_depth) - 3)) return false;
+    small[std::string(key)] = parsed(span, path);
+    return true;
+  });
+  if (!ok || !has_inputs || expected.empty()) return std::nullopt;
+  small["inputs"] = json::object();
+  test_case t = parse_case(small, index); // ids, op, params, flags, digits, exact_in, unknown keys
+  t.inputs = std::move(inputs);
+  t.cotangents = std::move(cotangents);
+  t.expected_text = expected;
+  return t;
+}
+
+} // namespace
+
+std::optional<case_file> read_golden_file_fast(const std::string& path) {
+  auto file = mapped_file::open(path);
+  if (!file) return std::nullopt;
+  return read_golden_text_fast(file->text(), file, path);
+}
+
+std::optional<case_file> read_golden_text_fast(std::string_view text, std::shared_ptr<const void> source, const std::string& path) {
+  try {
+    json_cursor in(text.data(), text.data() + text.size());
+    case_file out;
+    out.path = path;
+    json header = json::object();
+    bool has_cases = false;
+    std::set<std::string> ids;
+    const bool ok = members(in, [&](std::string_view key) {
+      if (key == "cases") {
+        if (has_cases || !in.consume('[')) return false;
+        has_cases = true;
+        if (in.consume(']')) return true;
+        do {
+          auto c = fast_case(in, out.cases.size(), path);
+          if (!c || !ids.insert(c->id).second) return false;
+          c->source = source;
+          out.cases.push_back(std::move(*c));
+        } while (in.consume(','));
+        return in.consume(']');
+      }
+      std::string_view span;
+      if (header.contains(std::string(key)) || !in.value_span(span, static_cast<int>(max_json_depth) - 1)) return false;
+      header[std::string(key)] = parsed(span, path);
+      return true;
+    });
+    if (!ok || !in.at_end() || !has_cases || out.cases.empty()) return std::nullopt;
+    if (!header.contains("format") || header["format"] != "gradspec-cases/1") return std::nullopt;
+    check_header(header);
+    out.header = std::move(header);
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt; // the validating reader words the error
+  }
+}
+
+bool parse_lazy_expected(test_case& c) {
+  if (c.expected_text.empty()) return true;
+  try {
+    json_cursor in(c.expected_text.data(), c.expected_text.data() + c.expected_text.size());
+    std::vector<expected_tensor> tensors;
+    std::set<std::string> groups;
+    const bool ok = members(in, [&](std::string_view group) {
+      if (group != "outputs" && group != "gradients" && group != "intermediates") return false;
+      if (!groups.insert(std::string(group)).second) return false;
+      std::set<std::string> names;
+      return members(in, [&](std::string_view name) {
+        if (!names.insert(std::string(name)).second) return false;
+        expected_tensor t;
+        t.group = group;
+        t.name = name;
+        bool int64 = false, all_real = true;
+        const bool read = tensor_value(in, t.shape, int64, [&](std::string_view text, bool quoted, bool integer) {
+          all_real = all_real && real_text_of(text, quoted, integer);
+          t.text.push_back(text);
+        }, [&](std::size_t n) { t.text.reserve(n); });
+        if (!read || int64 || !all_real) return false;
+        tensors.push_back(std::move(t));
+        return true;
+      });
+    });
+    if (!ok || !in.at_end()) return false;
+    // The validating reader keeps the file's order within a group and the groups in the order
+    // outputs, gradients, intermediates when judging.
+    // The shapes against a forward pass, and the values' decimal texts to long double, on both cores.
+    std::vector<expected_shape> shapes;
+    for (const auto& t : tensors) shapes.push_back({t.group, t.name, t.shape, false});
+    auto checked = std::async(std::launch::async, [&] {
+      c.double_args_cache = double_args(c); // read once for the shape check and both baselines
+      check_expected_shapes(c, shapes);
+    });
+    std::size_t total = 0;
+    for (auto& t : tensors) {
+      t.want.resize(t.text.size());
+      total += t.text.size();
+    }
+    auto convert = [&tensors](std::size_t from, std::size_t to) { // values [from, to) counted across the tensors
+      std::size_t start = 0;
+      for (auto& t : tensors) {
+        const std::size_t n = t.text.size();
+        for (std::size_t i = std::max(from, start); i < std::min(to, start + n); ++i) t.want[i - start] = decimal_value(t.text[i - start]);
+        start += n;
+      }
+    };
+    if (total >= (1u << 16)) {
+      auto half = std::async(std::launch::async, convert, total / 2, total);
+      convert(0, total / 2);
+      half.get();
+    } else {
+      convert(0, total);
+    }
+    checked.get(); // throws bad_input for a wrong shape
+    c.expected_tensors = std::move(tensors);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+} // namespace gradspec::cases
+
+namespace gradspec::cases {
+
+std::vector<expected_tensor> expected_from_document(const test_case& c, std::vector<raw_tensor>& storage) {
+  std::vector<expected_tensor> out;
+  if (!c.expected || !c.expected->is_object()) return out;
+  storage.clear();
+  for (const char* group : {"outputs", "gradients", "intermediates"})
+    if (c.expected->contains(group) && (*c.expected)[group].is_object())
+      for (auto it = (*c.expected)[group].begin(); it != (*c.expected)[group].end(); ++it)
+        storage.push_back(parse_tensor(it.value(), case_path(c.index) + "/expected/" + group + "/" + it.key()));
+  std::size_t k = 0;
+  for (const char* group : {"outputs", "gradients", "intermediates"})
+    if (c.expected->contains(group) && (*c.expected)[group].is_object())
+      for (auto it = (*c.expected)[group].begin(); it != (*c.expected)[group].end(); ++it, ++k) {
+        expected_tensor t;
+        t.group = group;
+        t.name = it.key();
+        t.shape = storage[k].shape;
+        t.want.reserve(storage[k].values.size());
+        for (const auto& v : storage[k].values) {
+          t.want.push_back(decimal_value(v));
+          t.text.push_back(v);
+        }
+        out.push_back(std::move(t));
+      }
+  return out;
+}
+
+namespace {
+
+std::string tensors_difference(const std::map<std::string, raw_tensor>& a, const std::map<std::string, raw_tensor>& b, const std::string& at) {
+  if (a.size() != b.size()) return at + ": tensor count";
+  for (const auto& [name, t] : a) {
+    auto it = b.find(name);
+    if (it == b.end()) return at + "/" + name + ": missing";
+    if (t.shape != it->second.shape || t.integer != it->second.integer || t.values != it->second.values || t.ints != it->second.ints)
+      return at + "/" + name + ": differs";
+  }
+  return "";
+}
+
+} // namespace
+
+std::string readers_difference(const case_file& fast, const case_file& slow) {
+  if (fast.header != slow.header) return "header";
+  if (fast.cases.size() != slow.cases.size()) return "number of cases";
+  for (std::size_t i = 0; i < fast.cases.size(); ++i) {
+    const test_case &f = fast.cases[i], &s = slow.cases[i];
+    const std::string at = case_path(i);
+    if (f.index != s.index || f.id != s.id || f.op != s.op || f.comment != s.comment || f.flags != s.flags) return at + ": id, op, comment or flags";
+    if (f.raw_params.size() != s.raw_params.size()) return at + "/params";
+    for (const auto& [k, v] : f.raw_params) {
+      auto it = s.raw_params.find(k);
+      if (it == s.raw_params.end() || v.type != it->second.type || v.boolean != it->second.boolean || v.integer != it->second.integer ||
+          v.text != it->second.text)
+        return at + "/params/" + k;
+    }
+    if (auto d = tensors_difference(f.inputs, s.inputs, at + "/inputs"); !d.empty()) return d;
+    if (auto d = tensors_difference(f.cotangents, s.cotangents, at + "/cotangents"); !d.empty()) return d;
+    if (f.certified_digits != s.certified_digits || f.exact_in != s.exact_in) return at + ": certified_digits or exact_in";
+    if (f.has_expected() != s.has_expected()) return at + "/expected: present in one only";
+    std::vector<raw_tensor> storage;
+    const auto want = expected_from_document(s, storage);
+    const auto& got = f.expected_tensors;
+    if (want.size() != got.size()) return at + "/expected: tensor count";
+    for (const auto& w : want) {
+      auto g = std::find_if(got.begin(), got.end(), [&](const expected_tensor& t) { return t.group == w.group && t.name == w.name; });
+      if (g == got.end()) return at + "/expected/" + w.group + "/" + w.name + ": missing";
+      if (g->shape != w.shape || g->text != w.text) return at + "/expected/" + w.group + "/" + w.name + ": differs";
+      for (std::size_t k = 0; k < w.want.size(); ++k)
+        if (!(g->want[k] == w.want[k] || (std::isnan(g->want[k]) && std::isnan(w.want[k]))))
+          return at + "/expected/" + w.group + "/" + w.name + "/values/" + std::to_string(k) + ": value";
+    }
+  }
+  return "";
+}
+
+} // namespace gradspec::cases
