@@ -3,6 +3,8 @@
 // registry (an encoder layer forward + backward). Multiply-adds per second; higher is better.
 //
 //   gradspec_bench [--bits N] [--size N]
+//   gradspec_bench --raw --bits N     only the raw mpfr_fma rates, as "raw_fma_1 RATE" and
+//                                     "raw_fma_all RATE THREADS" lines (bench/figures.sh reads them)
 #include "gradspec/reference/kernels.hpp"
 #include "gradspec/reference/registry.hpp"
 
@@ -95,9 +97,18 @@ void encoder_layer_rate(std::int64_t T, std::int64_t C, std::int64_t F, std::int
 int main(int argc, char** argv) {
   unsigned bits = 256;
   std::size_t size = 128;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--bits")) bits = static_cast<unsigned>(std::atoi(argv[i + 1]));
-    if (!std::strcmp(argv[i], "--size")) size = static_cast<std::size_t>(std::atoi(argv[i + 1]));
+  bool raw_only = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--raw")) raw_only = true;
+    else if (i + 1 < argc && !std::strcmp(argv[i], "--bits")) bits = static_cast<unsigned>(std::atoi(argv[++i]));
+    else if (i + 1 < argc && !std::strcmp(argv[i], "--size")) size = static_cast<std::size_t>(std::atoi(argv[++i]));
+  }
+  if (raw_only) {
+    const unsigned effective = set_precision_bits(bits);
+    const int threads = omp_get_max_threads();
+    fmt::print("raw_fma_1 {:.6g}\nraw_fma_all {:.6g} {}\n", raw_fma_rate(effective, 8'000'000, 1),
+               raw_fma_rate(effective, 8'000'000, threads), threads);
+    return 0;
   }
   const unsigned effective = set_precision_bits(bits);
   const int threads = omp_get_max_threads();
