@@ -31,7 +31,7 @@ measure() {
     /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" >/dev/null 2>"$out/stderr.txt" || { cat "$out/stderr.txt" >&2; exit 1; }
     read -r wall kb <"$out/time.txt"
     if [[ -z $best ]] || awk "BEGIN{exit !($wall < $best)}"; then best=$wall; fi
-    ((kb > rss)) && rss=$kb
+    if ((kb > rss)); then rss=$kb; fi
   done
   echo "$best $rss"
 }
@@ -49,8 +49,8 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}'
 raw1=0 rawn=0 threads=1
 for _ in 1 2 3; do
   while read -r name rate n; do
-    [[ $name == raw_fma_1 ]] && awk "BEGIN{exit !($rate > $raw1)}" && raw1=$rate
-    [[ $name == raw_fma_all ]] && awk "BEGIN{exit !($rate > $rawn)}" && rawn=$rate threads=$n
+    if [[ $name == raw_fma_1 ]] && awk "BEGIN{exit !($rate > $raw1)}"; then raw1=$rate; fi
+    if [[ $name == raw_fma_all ]] && awk "BEGIN{exit !($rate > $rawn)}"; then rawn=$rate threads=$n; fi
   done < <("$bench" --raw --bits 128)
 done
 echo "raw mpfr_fma at 128 bits: $raw1 /s on 1 thread, $rawn /s on $threads"

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <mpfr.h>
 #include <stdexcept>
 
 namespace gradspec::cases {
@@ -55,11 +57,46 @@ struct compared_tensor {
   std::vector<bool> flushed; // below the noise floor in both evaluations: written as 0
 };
 
+// The first evaluation's values, packed while the second one runs: each value's significand limbs
+// side by side in one array, its precision, exponent and kind apart (MPFR's custom interface), about
+// half the memory of MPFR numbers allocated one by one. Only read back (into a reused number) to be
+// compared, with the value and precision it had.
+struct packed_tensor {
+  std::size_t limbs = 0; // per value: the largest any value needs
+  std::vector<mp_limb_t> significands;
+  std::vector<mpfr_prec_t> precisions;
+  std::vector<mpfr_exp_t> exponents;
+  std::vector<signed char> kinds;
+
+  explicit packed_tensor(const reference::tensor<mp_real>& t) {
+    for (const auto& v : t.data) limbs = std::max(limbs, mpfr_custom_get_size(mpfr_get_prec(v.backend().data())) / sizeof(mp_limb_t));
+    significands.resize(limbs * t.size());
+    precisions.resize(t.size());
+    exponents.resize(t.size());
+    kinds.resize(t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      mpfr_srcptr x = t.data[i].backend().data();
+      precisions[i] = mpfr_get_prec(x);
+      kinds[i] = static_cast<signed char>(mpfr_custom_get_kind(x));
+      exponents[i] = mpfr_regular_p(x) ? mpfr_custom_get_exp(x) : 0;
+      std::copy_n(static_cast<const mp_limb_t*>(mpfr_custom_get_significand(x)), mpfr_custom_get_size(precisions[i]) / sizeof(mp_limb_t),
+                  significands.begin() + static_cast<std::ptrdiff_t>(i * limbs));
+    }
+  }
+  std::size_t size() const { return kinds.size(); }
+  // Value i into `out` (its precision and value as evaluated).
+  void get(std::size_t i, mp_real& out) const {
+    mpfr_t view;
+    mpfr_custom_init_set(view, kinds[i], exponents[i], precisions[i], const_cast<mp_limb_t*>(&significands[i * limbs]));
+    mpfr_set_prec(out.backend().data(), precisions[i]);
+    mpfr_set(out.backend().data(), view, MPFR_RNDN); // exact: the same precision
+  }
+};
+
 // Agreement of two evaluations of one tensor, in significant digits (1e9 = identical): -log10 of
 // the largest relative difference, one logarithm per tensor (log10 is monotonic, so this is the
 // minimum of the per-element digits).
-double agreement(const reference::tensor<mp_real>& lo, const reference::tensor<mp_real>& hi, unsigned lo_bits,
-                 std::vector<bool>& flushed) {
+double agreement(const packed_tensor& lo, const reference::tensor<mp_real>& hi, unsigned lo_bits, std::vector<bool>& flushed) {
   mp_real scale = 0;
   for (const auto& v : hi.data)
     if (reference::is_finite(v)) scale = std::max(scale, mp_real(abs(v)));
@@ -67,10 +104,11 @@ double agreement(const reference::tensor<mp_real>& lo, const reference::tensor<m
   // below scale·2^-(3/4·bits) in both evaluations is noise, not a digit of the answer.
   const mp_real floor = scale * ldexp(mp_real(1), -static_cast<int>(3 * lo_bits / 4));
   bool disagree = false; // NaN against a number, or different infinities
-  mp_real worst = 0, rel;
+  mp_real worst = 0, rel, a;
   flushed.assign(hi.size(), false);
   for (std::size_t i = 0; i < hi.size(); ++i) {
-    const mp_real &a = lo.data[i], &b = hi.data[i];
+    lo.get(i, a);
+    const mp_real& b = hi.data[i];
     if (reference::is_nan(a) || reference::is_nan(b)) {
       if (!(reference::is_nan(a) && reference::is_nan(b))) disagree = true;
       continue;
@@ -103,9 +141,12 @@ std::vector<compared_tensor> ordered_tensors(const reference::op_info& op, const
   return out;
 }
 
-const reference::tensor<mp_real>& find_result(const op_result<mp_real>& r, const std::string& group, const std::string& name) {
-  const auto& m = group == "outputs" ? r.outputs : group == "gradients" ? r.gradients : r.intermediates;
-  return m.at(name);
+// The first evaluation's tensors, packed, by "group.name".
+std::map<std::string, packed_tensor> packed_results(const op_result<mp_real>& r) {
+  std::map<std::string, packed_tensor> out;
+  for (const auto& [group, m] : {std::pair{"outputs", &r.outputs}, std::pair{"gradients", &r.gradients}, std::pair{"intermediates", &r.intermediates}})
+    for (const auto& [name, t] : *m) out.emplace(std::string(group) + "." + name, packed_tensor(t));
+  return out;
 }
 
 bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
@@ -122,13 +163,18 @@ bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
 // scores), or an additive mask that hides every visible entry of a row (visible, when the op has a
 // boolean param `causal` that is true: row r of R sits at position p = C - R + r of the C columns and
 // sees j <= p, and j > p - W when an integer param `window` = W is set).
-bool has_fully_masked_row(const reference::op_info& op, const test_case& c, const std::vector<compared_tensor>& tensors) {
+bool masked_by_intermediates(const reference::op_info& op, const std::vector<compared_tensor>& tensors) {
   using reference::tensor_role;
-  using kind = reference::param_value::kind;
   for (const auto& i : op.intermediates)
     if (i.role == tensor_role::softmax_logits)
       for (const auto& t : tensors)
         if (t.group == "intermediates" && t.name == i.name && all_minus_inf_row(t.value)) return true;
+  return false;
+}
+
+bool masked_by_inputs(const reference::op_info& op, const test_case& c) {
+  using reference::tensor_role;
+  using kind = reference::param_value::kind;
   const bool causal = c.params.values.count("causal") && c.params.at("causal").type == kind::boolean && c.params.boolean("causal");
   const bool windowed = causal && c.params.values.count("window") && c.params.at("window").type == kind::integer;
   for (const auto& spec : op.inputs(c.params)) {
@@ -209,26 +255,50 @@ json generate_case(test_case c, const generation_options& options) {
   const std::string path = case_path(c.index);
   try {
     complete_cotangents(c);
+    // Everything read from the inputs' texts first: they are let go before the second evaluation.
+    // The contract: a case with a softmax row whose every entry is -inf carries fully_masked_row,
+    // from the inputs (logits, additive masks) or the intermediates (attention's scores; decided
+    // even when they are not written, so the flag does not depend on --no-intermediates).
+    const bool masked_inputs = masked_by_inputs(op, c);
+    json inputs = json::object();
+    for (const auto& in : op.inputs(c.params))
+      if (c.inputs.count(in.name)) inputs[in.name] = options.text_values ? tensor_json_text(c.inputs.at(in.name)) : tensor_json(c.inputs.at(in.name));
+    json cotangents = json::object();
+    for (const auto& o : op.outputs)
+      if (c.cotangents.count(o.name))
+        cotangents[o.name] = options.text_values ? tensor_json_text(c.cotangents.at(o.name)) : tensor_json(c.cotangents.at(o.name));
+    json exact = json::array();
+    unsigned mask = all_dtypes_mask; // the dtypes holding every input and cotangent exactly
+    for (const auto* group : {&c.inputs, &c.cotangents})
+      for (const auto& [name, t] : *group)
+        for (std::size_t i = 0; i < t.values.size() && mask != 0; ++i) mask &= exact_dtype_mask(t.values[i]);
+    for (std::size_t k = 0; k < dtype_names().size(); ++k)
+      if (mask & (1u << k)) exact.push_back(dtype_names()[k]);
+
     const unsigned saved = reference::precision_bits();
     const unsigned lo_bits = reference::set_precision_bits(options.bits);
-    op_result<mp_real> lo = reference::evaluate(op, case_args<mp_real>(c), true);
+    // The first evaluation, packed (half its memory) for the comparison with the second.
+    const auto lo = packed_results(reference::evaluate(op, case_args<mp_real>(c), true));
     reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
-    op_result<mp_real> hi = reference::evaluate(op, case_args<mp_real>(c), true);
+    op_result<mp_real> hi;
+    {
+      const auto args = case_args<mp_real>(c);
+      c.inputs.clear(); // read at both precisions: their texts are not needed any more
+      c.cotangents.clear();
+      hi = reference::evaluate(op, args, true);
+    }
     reference::set_precision_bits(saved);
 
     auto tensors = ordered_tensors(op, c.params, hi);
-    // The contract: a case with a softmax row whose every entry is -inf carries fully_masked_row. It
-    // is decided with the intermediates (attention's scores) even when they are not written, so the
-    // flag does not depend on --no-intermediates.
     std::vector<std::string> flags = c.flags;
-    if (has_fully_masked_row(op, c, tensors) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
+    if ((masked_inputs || masked_by_intermediates(op, tensors)) && std::find(flags.begin(), flags.end(), "fully_masked_row") == flags.end())
       flags.push_back("fully_masked_row");
     // Left out, intermediates are not certified either: certified_digits covers what is written.
     if (!options.intermediates)
       std::erase_if(tensors, [](const compared_tensor& t) { return t.group == "intermediates"; });
 
     double digits = 1e9;
-    for (auto& t : tensors) digits = std::min(digits, agreement(find_result(lo, t.group, t.name), t.value, lo_bits, t.flushed));
+    for (auto& t : tensors) digits = std::min(digits, agreement(lo.at(t.group + "." + t.name), t.value, lo_bits, t.flushed));
     const int certified = static_cast<int>(std::min<double>(options.max_digits, std::floor(digits)));
     if (certified < 1)
       throw std::runtime_error(path + " (" + c.id + "): the evaluations at " + std::to_string(options.bits) +
@@ -242,15 +312,8 @@ json generate_case(test_case c, const generation_options& options) {
     json params = json::object();
     for (const auto& spec : op.params) params[spec.name] = param_json(c.params.at(spec.name));
     out["params"] = params;
-    json inputs = json::object();
-    for (const auto& in : op.inputs(c.params))
-      if (c.inputs.count(in.name)) inputs[in.name] = options.text_values ? tensor_json_text(c.inputs.at(in.name)) : tensor_json(c.inputs.at(in.name));
-    out["inputs"] = inputs;
-    json cotangents = json::object();
-    for (const auto& o : op.outputs)
-      if (c.cotangents.count(o.name))
-        cotangents[o.name] = options.text_values ? tensor_json_text(c.cotangents.at(o.name)) : tensor_json(c.cotangents.at(o.name));
-    out["cotangents"] = cotangents;
+    out["inputs"] = std::move(inputs);
+    out["cotangents"] = std::move(cotangents);
     json expected = {{"outputs", json::object()}, {"gradients", json::object()}, {"intermediates", json::object()}};
     for (auto& t : tensors) {
       if (options.text_values) {
@@ -273,13 +336,6 @@ json generate_case(test_case c, const generation_options& options) {
     if (expected["intermediates"].empty()) expected.erase("intermediates");
     out["expected"] = expected;
     out["certified_digits"] = certified;
-    json exact = json::array();
-    unsigned mask = all_dtypes_mask; // the dtypes holding every input and cotangent exactly
-    for (const auto* group : {&c.inputs, &c.cotangents})
-      for (const auto& [name, t] : *group)
-        for (std::size_t i = 0; i < t.values.size() && mask != 0; ++i) mask &= exact_dtype_mask(t.values[i]);
-    for (std::size_t k = 0; k < dtype_names().size(); ++k)
-      if (mask & (1u << k)) exact.push_back(dtype_names()[k]);
     out["exact_in"] = exact;
     return out;
   } catch (const bad_input& e) {
