@@ -59,17 +59,6 @@ bool is_decimal_text(std::string_view s) {
 
 namespace {
 
-// Object members: `{` then "key": value pairs; calls member(key) for each, which reads the value.
-template <class F> bool members(json_cursor& in, F&& member) {
-  if (!in.consume('{')) return false;
-  if (in.consume('}')) return true;
-  do {
-    std::string_view key;
-    if (!in.key(key) || !member(key)) return false;
-  } while (in.consume(','));
-  return in.consume('}');
-}
-
 // A value's text: a plain string (`quoted`), or a JSON number (`integer` when it has no fraction or
 // exponent).
 bool value_text(json_cursor& in, std::string_view& text, bool& quoted, bool& integer) {
@@ -110,7 +99,7 @@ template <class F, class R> bool tensor_value(json_cursor& in, shape_t& shape, b
   bool has_shape = false, has_values = false, has_dtype = false;
   std::size_t found = 0, count = 0;
   int64 = false;
-  const bool ok = members(in, [&](std::string_view key) {
+  const bool ok = in.members([&](std::string_view key) {
     if (key == "shape" && !has_shape) return has_shape = true, shape_value(in, shape, count);
     if (key == "dtype" && !has_dtype) {
       std::string_view d;
@@ -140,7 +129,7 @@ template <class F, class R> bool tensor_value(json_cursor& in, shape_t& shape, b
 
 // {"name": tensor, ...} into raw tensors (the strings the validating reader keeps).
 bool tensor_map(json_cursor& in, std::map<std::string, raw_tensor>& out) {
-  return members(in, [&](std::string_view name) {
+  return in.members([&](std::string_view name) {
     if (out.count(std::string(name))) return false;
     raw_tensor t;
     bool all_real = true, all_int = true;
@@ -167,7 +156,7 @@ std::optional<test_case> fast_case(json_cursor& in, std::size_t index, const std
   std::map<std::string, raw_tensor> inputs, cotangents;
   bool has_inputs = false, has_cotangents = false;
   std::string_view expected;
-  const bool ok = members(in, [&](std::string_view key) {
+  const bool ok = in.members([&](std::string_view key) {
     if (key == "inputs") return !has_inputs && (has_inputs = true, tensor_map(in, inputs));
     if (key == "cotangents") return !has_cotangents && (has_cotangents = true, tensor_map(in, cotangents));
     if (key == "expected") return expected.empty() && in.value_span(expected, static_cast<int>(max_json_depth) - 3);
@@ -201,7 +190,7 @@ std::optional<case_file> read_golden_text_fast(std::string_view text, std::share
     json header = json::object();
     bool has_cases = false;
     std::set<std::string> ids;
-    const bool ok = members(in, [&](std::string_view key) {
+    const bool ok = in.members([&](std::string_view key) {
       if (key == "cases") {
         if (has_cases || !in.consume('[')) return false;
         has_cases = true;
@@ -235,11 +224,11 @@ bool parse_lazy_expected(test_case& c) {
     json_cursor in(c.expected_text.data(), c.expected_text.data() + c.expected_text.size());
     std::vector<expected_tensor> tensors;
     std::set<std::string> groups;
-    const bool ok = members(in, [&](std::string_view group) {
+    const bool ok = in.members([&](std::string_view group) {
       if (group != "outputs" && group != "gradients" && group != "intermediates") return false;
       if (!groups.insert(std::string(group)).second) return false;
       std::set<std::string> names;
-      return members(in, [&](std::string_view name) {
+      return in.members([&](std::string_view name) {
         if (!names.insert(std::string(name)).second) return false;
         expected_tensor t;
         t.group = group;

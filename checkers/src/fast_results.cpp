@@ -19,16 +19,6 @@ namespace {
 using cases::json;
 using cases::json_cursor;
 
-template <class F> bool members(json_cursor& in, F&& member) {
-  if (!in.consume('{')) return false;
-  if (in.consume('}')) return true;
-  do {
-    std::string_view key;
-    if (!in.key(key) || !member(key)) return false;
-  } while (in.consume(','));
-  return in.consume('}');
-}
-
 // A value as value_of in results.cpp reads it: a JSON number (correctly rounded), or a string
 // "nan", "inf", "-inf", "+inf" or a decimal number.
 bool number_value(json_cursor& in, double& out) {
@@ -58,7 +48,7 @@ bool number_value(json_cursor& in, double& out) {
 bool tensor_value(json_cursor& in, candidate_tensor& t) {
   bool has_shape = false, has_values = false;
   std::size_t count = 1;
-  const bool ok = members(in, [&](std::string_view key) {
+  const bool ok = in.members([&](std::string_view key) {
     if (key == "shape" && !has_shape) {
       has_shape = true;
       if (!in.consume('[')) return false;
@@ -93,14 +83,14 @@ bool tensor_value(json_cursor& in, candidate_tensor& t) {
 bool response(json_cursor& in, candidate_result& r) {
   bool has_id = false;
   std::set<std::string> seen;
-  const bool ok = members(in, [&](std::string_view key) {
+  const bool ok = in.members([&](std::string_view key) {
     if (!seen.insert(std::string(key)).second) return false;
     if (key == "id") return has_id = true, in.plain_string(key) && (r.id = std::string(key), true);
     if (key == "dtype") return in.plain_string(key) && (r.dtype = std::string(key), true);
     if (key == "error") return in.plain_string(key) && (r.error = std::string(key), true);
     if (key == "outputs" || key == "gradients" || key == "intermediates") {
       const std::string group(key);
-      return members(in, [&](std::string_view name) {
+      return in.members([&](std::string_view name) {
         const std::string full = group + "." + std::string(name);
         if (r.tensors.count(full)) return false;
         return tensor_value(in, r.tensors[full]);
@@ -126,7 +116,7 @@ std::optional<result_set> read_results_text_fast(std::string_view text, const st
     result_set set;
     json header = json::object();
     bool has_results = false;
-    const bool ok = members(in, [&](std::string_view key) {
+    const bool ok = in.members([&](std::string_view key) {
       if (key == "results") {
         if (has_results || !in.consume('[')) return false;
         has_results = true;

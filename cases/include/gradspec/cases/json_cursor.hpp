@@ -42,6 +42,17 @@ public:
   // `{"key":` or `,"key":` of an object: reads the separator the caller expects, then the key.
   bool key(std::string_view& out) { return plain_string(out) && consume(':'); }
   bool at_end() { return peek() == 0 && p_ == end_; }
+  // An object: `{`, then "key": value pairs, calling member(key) to read each value (false from it
+  // stops), then `}`.
+  template <class F> bool members(F&& member) {
+    if (!consume('{')) return false;
+    if (consume('}')) return true;
+    do {
+      std::string_view k;
+      if (!key(k) || !member(k)) return false;
+    } while (consume(','));
+    return consume('}');
+  }
   const char* position() const { return p_; }
 
 private:
