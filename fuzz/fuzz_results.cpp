@@ -29,9 +29,10 @@ bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || (a ==
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static fuzz::scratch_file file;
   const std::string text = fuzz::text_of(data, size);
-  const auto fast = checkers::read_results_text_fast(text, "fuzz.json");
+  const std::string path = file.write(data, size);
+  const auto fast = checkers::read_results_text_fast(text, path); // the same name: `where` holds it
   try {
-    const checkers::result_set slow = checkers::read_results(file.write(data, size));
+    const checkers::result_set slow = checkers::read_results(path);
     if (!fast) return 0;
     if (fast->results.size() != slow.results.size() || fast->where != slow.where || fast->gradients != slow.gradients ||
         fast->implementation.name != slow.implementation.name || fast->implementation.dtype != slow.implementation.dtype)

@@ -1,5 +1,6 @@
 #include "gradspec/cases/json_cursor.hpp"
 
+#include <cctype>
 #include <cstring>
 
 namespace gradspec::cases {
@@ -76,6 +77,9 @@ bool json_cursor::small_unsigned(std::int64_t& out) {
 bool json_cursor::value_span(std::string_view& out, int max_depth) {
   skip_ws();
   const char* start = p_;
+  // A value starts as JSON values do (nlohmann would skip a byte order mark at the start of the span,
+  // which is an error inside a document).
+  if (p_ == end_ || !std::strchr("{[\"-0123456789tfn", *p_) || *p_ == 0) return false;
   int depth = 0;
   do {
     if (p_ == end_) return false;
@@ -103,13 +107,15 @@ bool json_cursor::value_span(std::string_view& out, int max_depth) {
       ++p_;
       // A scalar at the top: up to the next delimiter.
       if (depth == 0) {
-        while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' && *p_ != '\t' && *p_ != '\r') ++p_;
+        while (p_ < end_ && (std::isalnum(static_cast<unsigned char>(*p_)) || *p_ == '+' || *p_ == '-' || *p_ == '.')) ++p_;
         break;
       }
     }
   } while (depth > 0);
   out = std::string_view(start, static_cast<std::size_t>(p_ - start));
-  return true;
+  // nlohmann ends its input at a NUL byte: a span holding one would be read shorter than the
+  // document says (the validating reader refuses NUL outside strings, and inside them).
+  return std::memchr(out.data(), 0, out.size()) == nullptr;
 }
 
 } // namespace gradspec::cases

@@ -55,10 +55,10 @@ bool tensor_value(json_cursor& in, candidate_tensor& t) {
       if (in.consume(']')) return true;
       do {
         std::int64_t d = 0;
-        if (!in.small_unsigned(d) || d > (1ll << 40)) return false;
+        if (!in.small_unsigned(d) || d > (1ll << 31)) return false; // read_results' limits
         t.shape.push_back(d);
         count *= static_cast<std::size_t>(d);
-        if (count > (1ull << 40)) return false;
+        if (count > (1ull << 31)) return false;
       } while (in.consume(','));
       return in.consume(']');
     }

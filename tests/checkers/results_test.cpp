@@ -60,6 +60,11 @@ BOOST_AUTO_TEST_CASE(malformed_results_name_file_and_path) {
   check("f.json", R"({"format": "gradspec-results/1", "results": [{"id": "a"}, {"id": "a"}]})", "duplicate");
   check("g.jsonl", "{\"adapter\": \"gradspec-adapter/1\"}\n{\"id\": 3}\n", "line 2");
   check("h.json", "{\"format\": ", "invalid JSON");
+  // A shape whose product wraps around 2^64 (2^96 here) must not pass with no values.
+  check("i.json", R"({"format": "gradspec-results/1", "results": [{"id": "a", "outputs": {"y": {"shape": [4294967296, 4294967296, 4294967296], "values": []}}}]})",
+        "/results/0/outputs/y/shape/0");
+  check("j.json", R"({"format": "gradspec-results/1", "results": [{"id": "a", "outputs": {"y": {"shape": [65536, 65536, 0], "values": []}}}]})",
+        "/results/0/outputs/y/shape: tensor too large");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
