@@ -33,30 +33,6 @@ std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
 
 mapped_file::~mapped_file() { ::munmap(const_cast<char*>(data_), size_); }
 
-bool is_decimal_text(std::string_view s) {
-  if (s == "inf" || s == "-inf" || s == "+inf" || s == "nan") return true;
-  std::size_t i = 0;
-  auto digits = [&] {
-    const std::size_t from = i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    return i - from;
-  };
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  const std::size_t whole = digits();
-  std::size_t fraction = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    fraction = digits();
-  }
-  if (whole + fraction == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (digits() == 0) return false;
-  }
-  return i == s.size();
-}
-
 namespace {
 
 // A value's text: a plain string (`quoted`), or a JSON number (`integer` when it has no fraction or

@@ -212,22 +212,36 @@ std::string display(const json& value) {
   return s.size() > 40 ? s.substr(0, 37) + "..." : s;
 }
 
+bool is_decimal_text(std::string_view s) {
+  if (s == "inf" || s == "-inf" || s == "+inf" || s == "nan") return true;
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  const std::size_t whole = digits();
+  std::size_t fraction = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    fraction = digits();
+  }
+  if (whole + fraction == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
 std::string real_text(const json& value, const std::string& path) {
   if (is_raw_number(value)) return raw_number_text(value);
   if (value.is_number_integer()) return value.dump();
   if (value.is_string()) {
     const auto& s = value.get_ref<const std::string&>();
-    if (s == "inf" || s == "-inf" || s == "nan" || s == "+inf") return s;
-    // A decimal string: digits, sign, point, exponent only.
-    bool ok = !s.empty();
-    for (char ch : s)
-      if (!(std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '+' || ch == '.' || ch == 'e' || ch == 'E'))
-        ok = false;
-    if (ok) {
-      char* end = nullptr;
-      std::strtod(s.c_str(), &end);
-      if (end == s.c_str() + s.size()) return s;
-    }
+    if (is_decimal_text(s)) return s;
     throw bad_input(path, (s.size() > 40 ? s.substr(0, 37) + "..." : s) + " is not a decimal number (or \"inf\", \"-inf\", \"nan\")");
   }
   throw bad_input(path, "expected a number or a decimal string, got " + display(value));

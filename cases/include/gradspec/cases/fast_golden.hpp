@@ -57,8 +57,5 @@ std::string readers_difference(const case_file& fast, const case_file& slow);
 // a decimal number correctly rounded to long double).
 long double decimal_value(std::string_view text);
 
-// True when `text` is what real_text accepts in a JSON string: "inf", "-inf", "+inf", "nan", or a
-// decimal number [+-](digits[.digits] | .digits)[(e|E)[+-]digits].
-bool is_decimal_text(std::string_view text);
 
 } // namespace gradspec::cases

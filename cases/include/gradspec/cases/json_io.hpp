@@ -23,6 +23,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gradspec::cases {
@@ -65,6 +66,10 @@ std::string display(const json& value);
 // The text of a real value: a JSON number (as written) or a decimal string ("0.5", "inf", "-inf",
 // "nan"); throws bad_input(path) otherwise.
 std::string real_text(const json& value, const std::string& path);
+// True for the decimal strings real_text accepts: "inf", "-inf", "+inf", "nan", or a decimal number
+// [+-](digits[.digits] | .digits)[(e|E)[+-]digits] (what strtod reads whole from these characters).
+// The one test of that, for the validating and the fast readers alike.
+bool is_decimal_text(std::string_view text);
 // A JSON integer; throws bad_input(path) otherwise.
 std::int64_t integer_value(const json& value, const std::string& path);
 // A JSON integer in [lo, hi]; throws bad_input(path) otherwise.
