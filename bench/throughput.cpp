@@ -5,6 +5,7 @@
 //   gradspec_bench [--bits N] [--size N]
 //   gradspec_bench --raw --bits N     only the raw mpfr_fma rates, as "raw_fma_1 RATE" and
 //                                     "raw_fma_all RATE THREADS" lines (bench/figures.sh reads them)
+#include "gradspec/reference/exact_gemm.hpp"
 #include "gradspec/reference/kernels.hpp"
 #include "gradspec/reference/registry.hpp"
 
@@ -47,13 +48,22 @@ double raw_fma_rate(unsigned bits, std::size_t n, int threads) {
   return static_cast<double>(n) * threads / seconds_since(t0);
 }
 
-double gemm_rate(std::size_t size, int threads) {
+// The reference gemm on size^3, with the plain kernel (one mpfr_fma per term) or the exact one
+// (exact_gemm.hpp). Operands with full mantissas (k/64 divided by 3), as activations have: values
+// exact in a short dtype would need one float64 slice and flatter the exact kernel.
+double gemm_rate(std::size_t size, int threads, bool exact) {
   omp_set_num_threads(threads);
   auto a = filled({(std::int64_t)size, (std::int64_t)size}, 1), b = filled({(std::int64_t)size, (std::int64_t)size}, 2);
+  for (auto* t : {&a, &b})
+    for (auto& v : t->data) v /= 3;
   tensor<mp_real> c({(std::int64_t)size, (std::int64_t)size});
+  const std::size_t saved = exact_gemm_threshold;
+  exact_gemm_threshold = exact ? 0 : static_cast<std::size_t>(-1);
   auto t0 = std::chrono::steady_clock::now();
   matmul_nn(a.data.data(), b.data.data(), c.data.data(), size, size, size);
-  return static_cast<double>(size * size * size) / seconds_since(t0);
+  const double rate = static_cast<double>(size * size * size) / seconds_since(t0);
+  exact_gemm_threshold = saved;
+  return rate;
 }
 
 // One encoder layer (post-LN, relu), forward and backward through the registry.
@@ -116,9 +126,15 @@ int main(int argc, char** argv) {
   const double raw1 = raw_fma_rate(effective, 4'000'000, 1), rawn = raw_fma_rate(effective, 4'000'000, threads);
   fmt::print("{:<44} {:>25.3g} madd/s\n", "raw mpfr_fma, 1 thread", raw1);
   fmt::print("{:<44} {:>25.3g} madd/s\n", fmt::format("raw mpfr_fma, {} threads", threads), rawn);
-  const double g1 = gemm_rate(size, 1), gn = gemm_rate(size, threads);
-  fmt::print("{:<44} {:>25.3g} madd/s  ({:.0f}% of raw)\n", fmt::format("gemm {}^3, 1 thread", size), g1, 100 * g1 / raw1);
-  fmt::print("{:<44} {:>25.3g} madd/s  ({:.0f}% of raw)\n", fmt::format("gemm {}^3, {} threads", size, threads), gn, 100 * gn / rawn);
+  const double g1 = gemm_rate(size, 1, false), gn = gemm_rate(size, threads, false);
+  fmt::print("{:<44} {:>25.3g} madd/s  ({:.0f}% of raw)\n", fmt::format("plain gemm {}^3, 1 thread", size), g1, 100 * g1 / raw1);
+  fmt::print("{:<44} {:>25.3g} madd/s  ({:.0f}% of raw)\n", fmt::format("plain gemm {}^3, {} threads", size, threads), gn, 100 * gn / rawn);
+  // Where the exact kernel overtakes the plain one (exact_gemm_threshold is set from this).
+  for (std::size_t n : {8, 16, 32, 64, 128, 256, 512}) {
+    const double plain = n <= 256 ? gemm_rate(n, threads, false) : 0, exact = gemm_rate(n, threads, true);
+    fmt::print("{:<44} {:>12.3g} madd/s  {:>12.3g} madd/s exact ({:.1f}x raw)\n", fmt::format("gemm {}^3 plain, exact, {} threads", n, threads),
+               plain, exact, exact / rawn);
+  }
   omp_set_num_threads(threads);
   encoder_layer_rate(64, 64, 256, 4);
   return 0;

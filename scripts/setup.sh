@@ -12,7 +12,7 @@ packages=(
   libmpfr-dev libgmp-dev libboost-dev libboost-test-dev
   libboost-iostreams-dev libboost-system-dev libboost-filesystem-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev
-  libarmadillo-dev libgnuplot-iostream-dev gnuplot-nox
+  libarmadillo-dev libopenblas-openmp-dev libgnuplot-iostream-dev gnuplot-nox
   python3 python3-torch python3-mpmath python3-jsonschema python3-pytest
 )
 missing=()

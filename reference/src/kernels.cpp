@@ -1,5 +1,7 @@
 #include "gradspec/reference/kernels.hpp"
 
+#include "gradspec/reference/exact_gemm.hpp"
+
 namespace gradspec::reference {
 
 namespace {
@@ -36,6 +38,9 @@ template <>
 void gemm<mp_real>(std::size_t m, std::size_t n, std::size_t k, const mp_real* a, std::ptrdiff_t a_row,
                    std::ptrdiff_t a_col, const mp_real* b, std::ptrdiff_t b_row, std::ptrdiff_t b_col,
                    mp_real* c, bool accumulate) {
+  // Large products: exact inner products through float64 slices and BLAS (exact_gemm.hpp), correctly
+  // rounded; it declines inputs it cannot slice (non-finite values) and the plain loop runs.
+  if (m * n * k >= exact_gemm_threshold && exact_gemm(m, n, k, a, a_row, a_col, b, b_row, b_col, c, accumulate)) return;
   const bool parallel = m * n * k >= parallel_threshold && m > 1;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (std::size_t i = 0; i < m; ++i) {
