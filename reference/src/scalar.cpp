@@ -6,6 +6,7 @@
 #include <fast_float/fast_float.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cmath>
 #include <system_error>
 #include <cstdio>
@@ -67,7 +68,70 @@ template <> float parse_scalar<float>(std::string_view text) {
   return v;
 }
 
+namespace {
+// The plain decimals that are exact binary fractions with a short mantissa (every input gen writes:
+// they are exact in some dtype): -?D+(.D+)?([eE][+-]?D+)? with at most 19 significant digits M and
+// value M·10^E equal to an integer times 2^-k. Sets v to it, rounded once to v's precision as
+// mpfr_strtofr would (both round the same exact value); false for anything else.
+bool exact_short_decimal(std::string_view text, mp_real& v) {
+  std::size_t i = 0;
+  const bool negative = i < text.size() && text[i] == '-';
+  i += negative;
+  std::uint64_t m = 0;
+  int significant = 0, fraction = 0;
+  const auto digit = [&](std::size_t at) { return at < text.size() && text[at] >= '0' && text[at] <= '9'; };
+  if (!digit(i)) return false;
+  for (; digit(i); ++i) {
+    if (m == 0 && text[i] == '0') continue;
+    if (++significant > 19) return false;
+    m = m * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  if (i < text.size() && text[i] == '.') {
+    if (!digit(++i)) return false;
+    for (; digit(i); ++i, ++fraction) {
+      if (m == 0 && text[i] == '0') continue;
+      if (++significant > 19) return false;
+      m = m * 10 + static_cast<unsigned>(text[i] - '0');
+    }
+  }
+  long exponent = 0;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    const bool minus = i < text.size() && text[i] == '-';
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+    if (!digit(i)) return false;
+    for (; digit(i); ++i) {
+      if (exponent > 100000) return false;
+      exponent = exponent * 10 + (text[i] - '0');
+    }
+    if (minus) exponent = -exponent;
+  }
+  if (i != text.size()) return false;
+  mpfr_ptr out = v.backend().data();
+  if (m == 0) {
+    mpfr_set_zero(out, negative ? -1 : 1);
+    return true;
+  }
+  long e10 = exponent - fraction;
+  while (e10 > 0) { // M·10^e10 as an integer, while it fits
+    if (m > UINT64_MAX / 10) return false;
+    m *= 10;
+    --e10;
+  }
+  std::uint64_t five = 1; // 5^-e10: M must be a multiple of it for the value to be M/5^k · 2^-k
+  for (long k = 0; k < -e10; ++k) {
+    if (five > UINT64_MAX / 5) return false;
+    five *= 5;
+  }
+  if (m % five != 0) return false;
+  mpfr_set_ui_2exp(out, static_cast<unsigned long>(m / five), e10, MPFR_RNDN);
+  if (negative) mpfr_neg(out, out, MPFR_RNDN);
+  return true;
+}
+} // namespace
+
 template <> mp_real parse_scalar<mp_real>(std::string_view text) {
+  if (mp_real v; exact_short_decimal(text, v)) return v;
   std::string s = checked_text(text);
   mp_real v;
   char* end = nullptr;
@@ -80,9 +144,53 @@ std::string format_scalar(const mp_real& x, int digits) {
   if (is_nan(x)) return "nan";
   if (is_inf(x)) return x > 0 ? "inf" : "-inf";
   if (x == 0) return "0";
-  char buf[512];
-  mpfr_snprintf(buf, sizeof buf, "%.*RNg", digits, x.backend().data());
-  return buf;
+  // What mpfr_snprintf's "%.*RNg" writes (C's %g: fixed notation when -4 <= X < digits for the
+  // decimal exponent X of the rounded value, otherwise d.ddde±XX; trailing zeros dropped), built
+  // from mpfr_get_str's correctly rounded digits: a third of the time, and gen formats every value.
+  if (digits < 1) digits = 1;
+  if (digits > 400) {
+    char buf[512];
+    mpfr_snprintf(buf, sizeof buf, "%.*RNg", digits, x.backend().data());
+    return buf;
+  }
+  char d[512];
+  mpfr_exp_t e10 = 0;
+  mpfr_get_str(d, &e10, 10, static_cast<std::size_t>(digits), x.backend().data(), MPFR_RNDN);
+  const bool negative = d[0] == '-';
+  std::string_view m(d + negative, static_cast<std::size_t>(digits)); // 0.m × 10^e10
+  while (m.size() > 1 && m.back() == '0') m.remove_suffix(1);
+  const long exponent = static_cast<long>(e10) - 1;                   // m[0].m[1..] × 10^exponent
+  std::string out;
+  out.reserve(static_cast<std::size_t>(digits) + 12);
+  if (negative) out += '-';
+  if (exponent >= -4 && exponent < digits) {
+    if (exponent < 0) {
+      out += "0.";
+      out.append(static_cast<std::size_t>(-exponent - 1), '0');
+      out += m;
+    } else {
+      const std::size_t whole = static_cast<std::size_t>(exponent) + 1;
+      if (m.size() <= whole) {
+        out += m;
+        out.append(whole - m.size(), '0');
+      } else {
+        out += m.substr(0, whole);
+        out += '.';
+        out += m.substr(whole);
+      }
+    }
+  } else {
+    out += m[0];
+    if (m.size() > 1) {
+      out += '.';
+      out += m.substr(1);
+    }
+    out += exponent < 0 ? "e-" : "e+";
+    const long magnitude = exponent < 0 ? -exponent : exponent;
+    if (magnitude < 10) out += '0';
+    out += std::to_string(magnitude);
+  }
+  return out;
 }
 
 std::string format_scalar(double x, int digits) {
