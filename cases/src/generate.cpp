@@ -99,12 +99,14 @@ struct packed_tensor {
 double agreement(const packed_tensor& lo, const reference::tensor<mp_real>& hi, unsigned lo_bits, std::vector<bool>& flushed) {
   mp_real scale = 0;
   for (const auto& v : hi.data)
-    if (reference::is_finite(v)) scale = std::max(scale, mp_real(abs(v)));
+    if (reference::is_finite(v) && mpfr_cmpabs(v.backend().data(), scale.backend().data()) > 0) scale = abs(v);
   // Values that are zero in exact arithmetic come out as rounding noise ~ scale·2^-bits; anything
   // below scale·2^-(3/4·bits) in both evaluations is noise, not a digit of the answer.
   const mp_real floor = scale * ldexp(mp_real(1), -static_cast<int>(3 * lo_bits / 4));
   bool disagree = false; // NaN against a number, or different infinities
-  mp_real worst = 0, rel, a;
+  // rel = |a - b| / |b| in numbers made once at the working precision (as the temporaries of the
+  // expression were): no allocation per value.
+  mp_real worst = 0, rel, difference, a;
   flushed.assign(hi.size(), false);
   for (std::size_t i = 0; i < hi.size(); ++i) {
     lo.get(i, a);
@@ -118,12 +120,14 @@ double agreement(const packed_tensor& lo, const reference::tensor<mp_real>& hi, 
       continue;
     }
     if (a == b) continue;
-    if (abs(a) < floor && abs(b) < floor) {
+    if (mpfr_cmpabs(a.backend().data(), floor.backend().data()) < 0 && mpfr_cmpabs(b.backend().data(), floor.backend().data()) < 0) {
       flushed[i] = true;
       continue;
     }
-    rel = abs(a - b) / abs(b);
-    if (rel > worst) worst = rel;
+    mpfr_sub(difference.backend().data(), a.backend().data(), b.backend().data(), MPFR_RNDN);
+    mpfr_div(rel.backend().data(), difference.backend().data(), b.backend().data(), MPFR_RNDN);
+    mpfr_abs(rel.backend().data(), rel.backend().data(), MPFR_RNDN); // RNDN is symmetric: |x|/|y| rounds the same
+    if (mpfr_cmp(rel.backend().data(), worst.backend().data()) > 0) mpfr_set(worst.backend().data(), rel.backend().data(), MPFR_RNDN);
   }
   if (disagree) return 0;
   return worst == 0 ? 1e9 : std::min(1e9, -reference::to_double(log10(worst)));

@@ -8,6 +8,10 @@
 #include <gmp.h>
 #include <mpfr.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,38 @@ BOOST_AUTO_TEST_CASE(format_scalar_at_the_notation_boundaries) {
   BOOST_TEST(format_scalar(mp_real(-1e-5), 3) == "-1e-05");
   BOOST_TEST(format_scalar(mp_real(123456), 3) == "1.23e+05");
   BOOST_TEST(format_scalar(mp_real(99.96), 3) == "100");
+}
+
+BOOST_AUTO_TEST_CASE(format_scalar_of_a_double_writes_what_printf_writes) {
+  // format_scalar(double) goes through std::to_chars; printf's %.*g is the oracle. Random bit
+  // patterns (every exponent, subnormals included), grid values k/2^j, and the rounding boundaries.
+  std::uint64_t state = 42;
+  const auto next = [&] { state += 0x9E3779B97F4A7C15ull; std::uint64_t z = state; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+                          z = (z ^ (z >> 27)) * 0x94D049BB133111EBull; return z ^ (z >> 31); };
+  int mismatches = 0;
+  for (int i = 0; i < 300000; ++i) {
+    double x;
+    if (i % 2) {
+      const std::uint64_t bits = next();
+      std::memcpy(&x, &bits, sizeof x);
+      if (!std::isfinite(x) || x == 0) continue;
+    } else {
+      x = std::ldexp(static_cast<double>(static_cast<std::int64_t>(next() % 20001) - 10000), -static_cast<int>(next() % 30));
+      if (x == 0) continue;
+    }
+    const int digits = i % 3 ? 17 : 1 + static_cast<int>(next() % 25);
+    char want[64];
+    std::snprintf(want, sizeof want, "%.*g", digits, x);
+    if (gradspec::reference::format_scalar(x, digits) != want && ++mismatches < 10)
+      BOOST_TEST(gradspec::reference::format_scalar(x, digits) == want, "digits " << digits);
+  }
+  BOOST_TEST(mismatches == 0);
+  for (double x : {9.9999999999999995e-05, 0.0001, 1e-5, 99999.5, 1e16, 1e17, 123456789012345678.0, 0.5, 5e-324, 1.7976931348623157e308})
+    for (int digits : {1, 2, 6, 16, 17}) {
+      char want[64];
+      std::snprintf(want, sizeof want, "%.*g", digits, x);
+      BOOST_TEST(gradspec::reference::format_scalar(x, digits) == want, x << " at " << digits);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(parse_scalar_reads_what_mpfr_strtofr_reads) {

@@ -1,6 +1,7 @@
 // The hot loops. Inner products over mp_real run in place on preallocated MPFR numbers with
 // mpfr_fma (no temporaries), rows in parallel with OpenMP. Every output element is computed by one
-// thread in a fixed order, so results do not depend on the number of threads.
+// thread in a fixed order, so results do not depend on the number of threads. Large mp_real gemms
+// are exact instead, correctly rounded (exact_gemm.hpp).
 #pragma once
 
 #include "gradspec/reference/scalar.hpp"
