@@ -1,6 +1,7 @@
 // Throughput of the reference against what MPFR itself can do on this machine, measured in the same
-// run: raw mpfr_fma (one thread and all threads), the reference gemm, and whole ops through the
-// registry (an encoder layer forward + backward). Multiply-adds per second; higher is better.
+// run: raw mpfr_fma (one thread and all threads), the reference gemm with the plain loop and with
+// exact inner products (exact_gemm.hpp) from 8^3 to 512^3, and whole ops through the registry (an
+// encoder layer forward + backward). Multiply-adds per second; higher is better.
 //
 //   gradspec_bench [--bits N] [--size N]
 //   gradspec_bench --raw --bits N     only the raw mpfr_fma rates, as "raw_fma_1 RATE" and
