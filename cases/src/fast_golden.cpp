@@ -1,6 +1,7 @@
 #include "gradspec/cases/fast_golden.hpp"
 
 #include "gradspec/cases/json_cursor.hpp"
+#include "gradspec/cases/mapped_pages.hpp"
 #include "gradspec/errors.hpp"
 
 #include <fast_float/fast_float.h>
@@ -8,6 +9,9 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <cstdint>
+#include <map>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -17,6 +21,47 @@
 #include <unistd.h>
 
 namespace gradspec::cases {
+
+namespace {
+// Every live mapping (begin -> size), for release_mapped_pages; the lock also keeps a mapping from
+// being unmapped while its pages are released.
+std::mutex live_mappings_mutex;
+std::map<const char*, std::size_t> live_mappings;
+
+void register_mapping(const char* data, std::size_t size) {
+  std::lock_guard<std::mutex> lock(live_mappings_mutex);
+  live_mappings[data] = size;
+}
+
+// The live mapping holding [p, p + n), or live_mappings.end(). Call with the lock held.
+std::map<const char*, std::size_t>::const_iterator mapping_holding(const char* p, std::size_t n) {
+  auto it = live_mappings.upper_bound(p);
+  if (it == live_mappings.begin()) return live_mappings.end();
+  --it;
+  const auto begin = reinterpret_cast<std::uintptr_t>(it->first), at = reinterpret_cast<std::uintptr_t>(p);
+  if (at < begin || at - begin > it->second || n > it->second - (at - begin)) return live_mappings.end();
+  return it;
+}
+
+void release_pages(const char* p, std::size_t n) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto from = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+  const auto to = (reinterpret_cast<std::uintptr_t>(p) + n) / page * page;
+  if (to > from) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+}
+} // namespace
+
+void release_mapped_pages(std::string_view span) {
+  if (span.empty()) return;
+  std::lock_guard<std::mutex> lock(live_mappings_mutex);
+  if (mapping_holding(span.data(), span.size()) != live_mappings.end()) release_pages(span.data(), span.size());
+}
+
+void release_whole_mapping(const char* inside) {
+  if (!inside) return;
+  std::lock_guard<std::mutex> lock(live_mappings_mutex);
+  if (auto it = mapping_holding(inside, 1); it != live_mappings.end()) release_pages(it->first, it->second);
+}
 
 std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -28,10 +73,16 @@ std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
   ::close(fd);
   if (data == MAP_FAILED) return nullptr;
   ::madvise(data, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
-  return std::shared_ptr<const mapped_file>(new mapped_file(static_cast<const char*>(data), static_cast<std::size_t>(st.st_size)));
+  std::shared_ptr<const mapped_file> out(new mapped_file(static_cast<const char*>(data), static_cast<std::size_t>(st.st_size)));
+  register_mapping(static_cast<const char*>(data), static_cast<std::size_t>(st.st_size));
+  return out;
 }
 
-mapped_file::~mapped_file() { ::munmap(const_cast<char*>(data_), size_); }
+mapped_file::~mapped_file() {
+  std::lock_guard<std::mutex> lock(live_mappings_mutex);
+  live_mappings.erase(data_);
+  ::munmap(const_cast<char*>(data_), size_);
+}
 
 namespace {
 
