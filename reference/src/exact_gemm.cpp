@@ -70,6 +70,8 @@ void digits_of(mpfr_srcptr x, long top, int s, int count, double* out, std::size
   }
 }
 
+constexpr int max_digits = 32;
+
 int ceil_log2(std::size_t k) { return k <= 1 ? 0 : static_cast<int>(std::bit_width(k - 1)); }
 
 struct plan_line {
@@ -116,12 +118,15 @@ bool exact_gemm(std::size_t m, std::size_t n, std::size_t k, const mp_real* a, s
     for (const auto& line : lines) most = std::max(most, line.digits);
     return most;
   };
-  const int nb = nd_max(cols);
+  // Past 32 digits a line (precision above about 500 bits) the slice products outnumber what the
+  // plain loop costs: leave it to the plain loop (also the size of the buffer below).
+  const int nb = nd_max(cols), na_max = nd_max(rows);
+  if (nb > max_digits || na_max > max_digits) return false;
   // opB's slices, row-major k x n each (column-major n x k for dgemm).
   std::unique_ptr<double[]> b_slices(new double[static_cast<std::size_t>(nb) * k * n]); // every entry written below
 #pragma omp parallel for schedule(static) if (parallel)
   for (std::size_t j = 0; j < n; ++j) {
-    double tmp[64];
+    double tmp[max_digits];
     for (std::size_t p = 0; p < k; ++p) {
       digits_of(b[p * b_row + j * b_col].backend().data(), cols[j].e.top, s, cols[j].digits, tmp, 1);
       for (int u = 0; u < nb; ++u) b_slices[(u * k + p) * n + j] = u < cols[j].digits ? tmp[u] : 0.0;
@@ -129,7 +134,7 @@ bool exact_gemm(std::size_t m, std::size_t n, std::size_t k, const mp_real* a, s
   }
 
   // Rows in blocks, so that the level sums (levels x rows x n int64) stay near 128 MB.
-  const int na_max = nd_max(rows), most_levels = na_max > 0 && nb > 0 ? na_max + nb - 1 : 0;
+  const int most_levels = na_max > 0 && nb > 0 ? na_max + nb - 1 : 0;
   const std::size_t block = std::clamp<std::size_t>((std::size_t(16) << 20) / (static_cast<std::size_t>(std::max(most_levels, 1)) * n), 1, m);
   // Not zero-filled: every entry is written before it is read.
   std::unique_ptr<double[]> a_slices(new double[static_cast<std::size_t>(na_max) * block * k]);

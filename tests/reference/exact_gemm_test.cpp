@@ -150,6 +150,20 @@ BOOST_AUTO_TEST_CASE(declines_non_finite_inputs) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(declines_precisions_needing_too_many_slices) {
+  // 2048-bit operands would need about 100 digits a line: the plain kernel's business.
+  const auto a = random_numbers(3 * 40, 2048, 5, 21), b = random_numbers(40 * 2, 2048, 5, 22);
+  auto c = outputs(3 * 2, 2048, 3), before = c;
+  BOOST_TEST(!exact_gemm(3, 2, 40, a.data(), 40, 1, b.data(), 2, 1, c.data(), false));
+  for (std::size_t q = 0; q < c.size(); ++q) BOOST_TEST(same_bits(c[q], before[q]));
+  // 448 bits still qualify (k = 40: 23-bit slices, at most 23 digits), exact to the last bit.
+  const auto a2 = random_numbers(3 * 40, 448, 5, 23), b2 = random_numbers(40 * 2, 448, 5, 24);
+  auto c2 = outputs(3 * 2, 448, 4), want = c2;
+  BOOST_REQUIRE(exact_gemm(3, 2, 40, a2.data(), 40, 1, b2.data(), 2, 1, c2.data(), false));
+  exact_reference(3, 2, 40, a2.data(), 40, 1, b2.data(), 2, 1, want.data(), false);
+  for (std::size_t q = 0; q < c2.size(); ++q) BOOST_TEST(same_bits(c2[q], want[q]));
+}
+
 BOOST_AUTO_TEST_CASE(encoder_layer_through_the_exact_path) {
   // A whole encoder layer (forward and backward) at 128 bits with every gemm exact, against the plain
   // kernel at 128 bits, both against the plain kernel at 320 bits: each within 2^-118 of the largest

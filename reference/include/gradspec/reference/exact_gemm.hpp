@@ -13,8 +13,10 @@
 //
 // That differs from the plain kernel (one mpfr_fma per term, each rounded) in the last bits only, and
 // is never less accurate. Rows or columns too wide for slicing (elements spread over more than
-// precision + 64 bits) keep the plain kernel for their outputs; non-finite elements anywhere, or
-// k > 2^21, leave the whole product to the plain kernel (exact_gemm returns false).
+// precision + 64 bits) keep the plain kernel for their outputs; non-finite elements anywhere,
+// k > 2^21, or lines needing more than 32 digits (precisions above about 500 bits, where the slice
+// products would cost more than the plain loop) leave the whole product to the plain kernel
+// (exact_gemm returns false).
 #pragma once
 
 #include "gradspec/reference/scalar.hpp"
