@@ -1,5 +1,6 @@
 #include "gradspec/reference/scalar.hpp"
 #include "gradspec/reference/tensor.hpp"
+#include "gradspec/reference/short_decimal.hpp"
 
 #include <boost/multiprecision/detail/digits.hpp>
 
@@ -70,63 +71,22 @@ template <> float parse_scalar<float>(std::string_view text) {
 }
 
 namespace {
-// The plain decimals that are exact binary fractions with a short mantissa (every input gen writes:
-// they are exact in some dtype): -?D+(.D+)?([eE][+-]?D+)? with at most 19 significant digits M and
-// value M·10^E equal to an integer times 2^-k. Sets v to it, rounded once to v's precision as
-// mpfr_strtofr would (both round the same exact value); false for anything else.
+// Short exact decimals (every input gen writes: they are exact in some dtype) without MPFR's parser:
+// the value ±q·2^two read in integer arithmetic (short_decimal.hpp), rounded once to v's precision as
+// mpfr_strtofr would (both round the same exact value); false for any other text.
 bool exact_short_decimal(std::string_view text, mp_real& v) {
-  std::size_t i = 0;
-  const bool negative = i < text.size() && text[i] == '-';
-  i += negative;
-  std::uint64_t m = 0;
-  int significant = 0, fraction = 0;
-  const auto digit = [&](std::size_t at) { return at < text.size() && text[at] >= '0' && text[at] <= '9'; };
-  if (!digit(i)) return false;
-  for (; digit(i); ++i) {
-    if (m == 0 && text[i] == '0') continue;
-    if (++significant > 19) return false;
-    m = m * 10 + static_cast<unsigned>(text[i] - '0');
-  }
-  if (i < text.size() && text[i] == '.') {
-    if (!digit(++i)) return false;
-    for (; digit(i); ++i, ++fraction) {
-      if (m == 0 && text[i] == '0') continue;
-      if (++significant > 19) return false;
-      m = m * 10 + static_cast<unsigned>(text[i] - '0');
-    }
-  }
-  long exponent = 0;
-  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
-    ++i;
-    const bool minus = i < text.size() && text[i] == '-';
-    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
-    if (!digit(i)) return false;
-    for (; digit(i); ++i) {
-      if (exponent > 100000) return false;
-      exponent = exponent * 10 + (text[i] - '0');
-    }
-    if (minus) exponent = -exponent;
-  }
-  if (i != text.size()) return false;
+  const auto d = read_short_decimal(text);
+  if (!d || !d->is_dyadic) return false;
   mpfr_ptr out = v.backend().data();
-  if (m == 0) {
-    mpfr_set_zero(out, negative ? -1 : 1);
+  if (d->zero) {
+    mpfr_set_zero(out, d->negative ? -1 : 1);
     return true;
   }
-  long e10 = exponent - fraction;
-  while (e10 > 0) { // M·10^e10 as an integer, while it fits
-    if (m > UINT64_MAX / 10) return false;
-    m *= 10;
-    --e10;
-  }
-  std::uint64_t five = 1; // 5^-e10: M must be a multiple of it for the value to be M/5^k · 2^-k
-  for (long k = 0; k < -e10; ++k) {
-    if (five > UINT64_MAX / 5) return false;
-    five *= 5;
-  }
-  if (m % five != 0) return false;
-  mpfr_set_ui_2exp(out, static_cast<unsigned long>(m / five), e10, MPFR_RNDN);
-  if (negative) mpfr_neg(out, out, MPFR_RNDN);
+  const mp_limb_t limbs[2] = {static_cast<mp_limb_t>(d->q), static_cast<mp_limb_t>(d->q >> 64)};
+  mpz_t q;
+  mpz_roinit_n(q, limbs, limbs[1] != 0 ? 2 : 1);
+  mpfr_set_z_2exp(out, q, d->two, MPFR_RNDN);
+  if (d->negative) mpfr_neg(out, out, MPFR_RNDN);
   return true;
 }
 } // namespace
