@@ -1,5 +1,7 @@
 #include "gradspec/reference/exact_gemm.hpp"
 
+#include "gradspec/reference/kernels.hpp"
+
 #include <gmp.h>
 #include <mpfr.h>
 
@@ -79,10 +81,6 @@ struct plan_line {
   int digits = 0;     // slices this line needs
   bool plain = false; // too wide: its outputs take the plain kernel
 };
-
-void plain_dot(mpfr_ptr acc, const mp_real* a, std::ptrdiff_t sa, const mp_real* b, std::ptrdiff_t sb, std::size_t k) {
-  for (std::size_t p = 0; p < k; ++p) mpfr_fma(acc, a[p * sa].backend().data(), b[p * sb].backend().data(), acc, MPFR_RNDN);
-}
 
 } // namespace
 
@@ -188,7 +186,7 @@ bool exact_gemm(std::size_t m, std::size_t n, std::size_t k, const mp_real* a, s
           const plan_line& col = cols[j];
           if (row.plain || col.plain) {
             if (!accumulate) mpfr_set_zero(out, 1);
-            plain_dot(out, a + (i0 + ii) * a_row, a_col, b + j * b_col, b_row, k);
+            fma_dot(out, a + (i0 + ii) * a_row, a_col, b + j * b_col, b_row, k);
             continue;
           }
           std::fill(acc.begin(), acc.end(), 0);

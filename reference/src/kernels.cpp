@@ -4,14 +4,12 @@
 
 namespace gradspec::reference {
 
-namespace {
-
-// acc = sum_p a[p*sa] * b[p*sb] (+ acc), one MPFR fma per term, no allocation.
-inline void fma_dot(mpfr_ptr acc, const mp_real* a, std::ptrdiff_t sa, const mp_real* b, std::ptrdiff_t sb,
-                    std::size_t n) {
+void fma_dot(mpfr_ptr acc, const mp_real* a, std::ptrdiff_t sa, const mp_real* b, std::ptrdiff_t sb, std::size_t n) {
   for (std::size_t p = 0; p < n; ++p)
     mpfr_fma(acc, a[p * sa].backend().data(), b[p * sb].backend().data(), acc, MPFR_RNDN);
 }
+
+namespace {
 
 // In F itself (float accumulates in float, as an honest same-dtype implementation does).
 template <class F> inline void plain_dot(F& acc, const F* a, std::ptrdiff_t sa, const F* b, std::ptrdiff_t sb, std::size_t n) {

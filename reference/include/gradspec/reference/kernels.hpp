@@ -29,6 +29,10 @@ template <class T> void matmul_tn(const T* a, const T* b, T* c, std::size_t m, s
   gemm<T>(m, n, k, a, 1, m, b, n, 1, c, accumulate);
 }
 
+// acc = acc + sum_p a[p*sa] * b[p*sb], one mpfr_fma per term in order, no allocation: the plain
+// kernel's inner product (exact_gemm's too, for the lines it does not slice).
+void fma_dot(mpfr_ptr acc, const mp_real* a, std::ptrdiff_t sa, const mp_real* b, std::ptrdiff_t sb, std::size_t n);
+
 // sum_i a[i*sa] * b[i*sb]
 template <class T> T dot(const T* a, std::ptrdiff_t sa, const T* b, std::ptrdiff_t sb, std::size_t n);
 
