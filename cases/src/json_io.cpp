@@ -317,7 +317,13 @@ void write(const json& value, sink& out, int indent) {
   }
   if (is_raw_text(value)) {
     const auto& bytes = value.get_binary();
-    out.text.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (out.stream && bytes.size() >= (1u << 20)) { // straight to the file: a tensor's text is never copied
+      out.stream->write(out.text.data(), static_cast<std::streamsize>(out.text.size()));
+      out.text.clear();
+      out.stream->write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    } else {
+      out.text.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
     return;
   }
   if (is_flat_object(value) && !value.empty()) {

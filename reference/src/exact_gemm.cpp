@@ -131,9 +131,11 @@ bool exact_gemm(std::size_t m, std::size_t n, std::size_t k, const mp_real* a, s
     }
   }
 
-  // Rows in blocks, so that the level sums (levels x rows x n int64) stay near 128 MB.
+  // Rows in blocks, so that the level sums (levels x rows x n int64) stay near 16 MB: at 128 MB a
+  // single product of a small layer's backward pass was a sixth of gen's peak memory, and blocks
+  // of a few dozen rows keep dgemm as fast (bench: 512^3 at 128 bits the same madd/s).
   const int most_levels = na_max > 0 && nb > 0 ? na_max + nb - 1 : 0;
-  const std::size_t block = std::clamp<std::size_t>((std::size_t(16) << 20) / (static_cast<std::size_t>(std::max(most_levels, 1)) * n), 1, m);
+  const std::size_t block = std::clamp<std::size_t>((std::size_t(2) << 20) / (static_cast<std::size_t>(std::max(most_levels, 1)) * n), 1, m);
   // Not zero-filled: every entry is written before it is read.
   std::unique_ptr<double[]> a_slices(new double[static_cast<std::size_t>(na_max) * block * k]);
   std::unique_ptr<double[]> product(new double[block * n]);
