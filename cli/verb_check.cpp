@@ -85,9 +85,10 @@ int run_check(const options& o, bool fast) {
       } catch (const bad_input& e) {
         throw e.in_file(cf.path);
       }
-      c.expected_tensors = {}; // judged: one case's expected values in memory at a time
-      cases::release_mapped_pages(c.expected_text);
+      c.expected_tensors = {}; // judged: one case's values in memory at a time
+      for (auto span : {c.inputs_text, c.cotangents_text, c.expected_text}) cases::release_mapped_pages(span);
       c.inputs = {};
+      c.cotangents = {};
       c.double_args_cache = nullptr;
     }
   }

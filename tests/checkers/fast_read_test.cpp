@@ -157,6 +157,39 @@ BOOST_AUTO_TEST_CASE(unusual_and_bad_files_are_left_to_the_validating_reader) {
   }
 }
 
+// check's memory is one case's: the fast reader leaves every case's inputs and cotangents unread
+// until that case is parsed for judging, and then reads them as the validating reader does.
+BOOST_AUTO_TEST_CASE(inputs_are_read_case_by_case) {
+  const std::string one = R"({"id": "ID", "op": "softmax", "params": {}, "inputs": {"x": {"shape": [2], "values": ["1", "-2"]}}, )"
+                          R"("cotangents": {"y": {"shape": [2], "values": ["0.5", "-0.25"]}}, )"
+                          R"("expected": {"outputs": {"y": {"shape": [2], "values": ["0.95257412682243321912", "0.047425873177566780878"]}}, )"
+                          R"("gradients": {"x": {"shape": [2], "values": ["0.033813", "-0.033813"]}}}})";
+  auto with_id = [&](const std::string& id) { return std::string(one).replace(one.find("ID"), 2, id); };
+  const std::string text = R"({"format": "gradspec-cases/1", "cases": [)" + with_id("a") + ", " + with_id("b") + "]}";
+  auto fast = cases::read_golden_text_fast(text, nullptr, "t.json");
+  BOOST_TEST_REQUIRE(fast.has_value());
+  BOOST_TEST_REQUIRE(fast->cases.size() == 2u);
+  for (const auto& c : fast->cases) {
+    BOOST_TEST(c.inputs.empty());
+    BOOST_TEST(c.cotangents.empty());
+    BOOST_TEST(!c.inputs_text.empty());
+  }
+  BOOST_TEST_REQUIRE(cases::parse_lazy_expected(fast->cases[0]));
+  BOOST_TEST(fast->cases[0].inputs.at("x").values == (std::vector<std::string>{"1", "-2"}));
+  BOOST_TEST(fast->cases[0].cotangents.at("y").values == (std::vector<std::string>{"0.5", "-0.25"}));
+  BOOST_TEST(fast->cases[1].inputs.empty()); // not yet
+  BOOST_TEST_REQUIRE(cases::parse_lazy_expected(fast->cases[1]));
+  BOOST_TEST(cases::readers_difference(*fast, cases::read_golden_file(write_temp("two_cases.json", text))) == "");
+  // Read late, still checked: what the validating reader refuses in inputs, the fast path gives up on.
+  for (const std::string& bad_inputs : {std::string(R"("inputs": null)"), std::string(R"("inputs": {"x": {"shape": [3], "values": ["1", "-2"]}})"),
+                                        std::string(R"("inputs": {"x": {"shape": [2], "values": ["1", "-2"]}}, "inputs": {})")}) {
+    std::string bad = text;
+    bad.replace(bad.find(R"("inputs")"), std::string(R"("inputs": {"x": {"shape": [2], "values": ["1", "-2"]}})").size(), bad_inputs);
+    auto f = cases::read_golden_text_fast(bad, nullptr, "t.json");
+    BOOST_TEST((!f || !cases::parse_lazy_expected(f->cases[0])), bad_inputs);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(results_read_the_same) {
   const std::string text = R"({"format": "gradspec-results/1", "implementation": {"name": "t", "version": "1", "dtype": "float64"},
     "results": [

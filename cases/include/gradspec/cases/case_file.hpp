@@ -45,6 +45,9 @@ struct test_case {
   // alive by `source`; parse_lazy_expected checks it and fills expected_tensors.
   std::shared_ptr<const void> source;
   std::string_view expected_text;
+  // Its `inputs` and `cotangents` objects too (check reads them case by case, so the memory they take
+  // is one case's, not the file's): parse_lazy_expected reads them into `inputs` and `cotangents`.
+  std::string_view inputs_text, cotangents_text;
   std::vector<expected_tensor> expected_tensors;
   bool has_expected() const { return expected.has_value() || !expected_text.empty(); }
   // case_args<double>, read once and shared (check reads a case's inputs for the shape check, the
