@@ -223,10 +223,10 @@ raw_tensor parse_tensor(const json& value, const std::string& path) {
   for (std::size_t i = 0; i < shape.size(); ++i) {
     auto d = integer_value(shape[i], path + "/shape/" + std::to_string(i));
     if (d < 0) throw bad_input(path + "/shape/" + std::to_string(i), "size must not be negative");
-    if (d > (1ll << 31)) throw bad_input(path + "/shape/" + std::to_string(i), "size too large");
+    if (d > static_cast<std::int64_t>(max_file_tensor_values)) throw bad_input(path + "/shape/" + std::to_string(i), "size too large");
     t.shape.push_back(d);
     count *= static_cast<std::size_t>(d);
-    if (count > (1ull << 31)) throw bad_input(path + "/shape", "tensor too large");
+    if (count > max_file_tensor_values) throw bad_input(path + "/shape", "tensor too large");
   }
   if (value.contains("dtype")) {
     const json& dt = value["dtype"];

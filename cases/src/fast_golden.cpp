@@ -112,10 +112,10 @@ bool shape_value(json_cursor& in, shape_t& shape, std::size_t& count) {
   if (in.consume(']')) return true;
   do {
     std::int64_t d = 0;
-    if (!in.small_unsigned(d) || d > (1ll << 31)) return false;
+    if (!in.small_unsigned(d) || d > static_cast<std::int64_t>(max_file_tensor_values)) return false;
     shape.push_back(d);
     count *= static_cast<std::size_t>(d);
-    if (count > (1ull << 31)) return false;
+    if (count > max_file_tensor_values) return false;
   } while (in.consume(','));
   return in.consume(']');
 }

@@ -34,10 +34,10 @@ candidate_tensor tensor_of(const json& t, const std::string& path) {
     if (d < 0) throw bad_input(path + "/shape/" + std::to_string(i), "negative size");
     // The golden files' limits (2^31 per size and in all): a product that wrapped around 2^64 would
     // otherwise let [2^32, 2^32, 2^32] pass with no values.
-    if (d > (1ll << 31)) throw bad_input(path + "/shape/" + std::to_string(i), "size too large");
+    if (d > static_cast<std::int64_t>(cases::max_file_tensor_values)) throw bad_input(path + "/shape/" + std::to_string(i), "size too large");
     out.shape.push_back(d);
     n *= static_cast<std::size_t>(d);
-    if (n > (1ull << 31)) throw bad_input(path + "/shape", "tensor too large");
+    if (n > cases::max_file_tensor_values) throw bad_input(path + "/shape", "tensor too large");
   }
   const json& values = t["values"];
   if (!values.is_array()) throw bad_input(path + "/values", "expected an array");

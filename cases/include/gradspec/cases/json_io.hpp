@@ -38,6 +38,9 @@ inline constexpr std::uint8_t raw_number_subtype = 0x6e;
 inline constexpr std::uint8_t raw_text_subtype = 0x74;
 // Objects and arrays nest at most this deep.
 inline constexpr std::size_t max_json_depth = 64;
+// A tensor in a golden or result file holds at most this many values, and no dimension is larger:
+// every reader (validating or fast) refuses a larger shape before allocating anything.
+inline constexpr std::uint64_t max_file_tensor_values = std::uint64_t(1) << 31;
 
 // The largest input file read: 4 GiB, or the environment variable GRADSPEC_MAX_INPUT_BYTES.
 std::uint64_t max_input_bytes();
