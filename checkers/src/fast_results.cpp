@@ -56,10 +56,10 @@ bool tensor_value(json_cursor& in, candidate_tensor& t) {
       if (in.consume(']')) return true;
       do {
         std::int64_t d = 0;
-        if (!in.small_unsigned(d) || d > (1ll << 31)) return false; // read_results' limits
+        if (!in.small_unsigned(d) || d > static_cast<std::int64_t>(cases::max_file_tensor_values)) return false; // read_results' limits
         t.shape.push_back(d);
         count *= static_cast<std::size_t>(d);
-        if (count > (1ull << 31)) return false;
+        if (count > cases::max_file_tensor_values) return false;
       } while (in.consume(','));
       return in.consume(']');
     }
@@ -103,12 +103,55 @@ bool response(json_cursor& in, candidate_result& r) {
   return ok && has_id;
 }
 
+// An answer's id, dtype and error, its tensors skipped (their text kept for parse_lazy_result).
+bool skimmed_response(json_cursor& in, candidate_result& r) {
+  bool has_id = false;
+  std::set<std::string> seen;
+  const char* start = in.position();
+  if (in.peek() != '{') return false;
+  const bool ok = in.members([&](std::string_view key) {
+    if (!seen.insert(std::string(key)).second) return false;
+    if (key == "id") return has_id = true, in.plain_string(key) && (r.id = std::string(key), true);
+    if (key == "dtype") return in.plain_string(key) && (r.dtype = std::string(key), true);
+    if (key == "error") return in.plain_string(key) && (r.error = std::string(key), true);
+    std::string_view span;
+    if (key == "outputs" || key == "gradients" || key == "intermediates") return in.value_span(span, static_cast<int>(cases::max_json_depth) - 3);
+    return false; // other keys: the validating reader
+  });
+  while (start < in.position() && *start != '{') ++start; // the object itself, without the whitespace before it
+  r.unparsed = std::string_view(start, static_cast<std::size_t>(in.position() - start));
+  return ok && has_id;
+}
+
 } // namespace
+
+bool parse_lazy_result(candidate_result& r) {
+  if (r.unparsed.empty()) return true;
+  try {
+    json_cursor in(r.unparsed.data(), r.unparsed.data() + r.unparsed.size());
+    candidate_result whole;
+    if (!response(in, whole) || !in.at_end() || whole.id != r.id || whole.dtype != r.dtype || whole.error != r.error) return false;
+    r.tensors = std::move(whole.tensors);
+    r.parsed = true;
+    cases::release_mapped_pages(r.unparsed); // parsed into doubles: its pages leave resident memory
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+bool parse_lazy_results(result_set& set) {
+  for (auto& [id, r] : set.results)
+    if (!parse_lazy_result(r)) return false;
+  return true;
+}
 
 std::optional<result_set> read_results_fast(const std::string& path) {
   auto file = cases::mapped_file::open(path);
   if (!file) return std::nullopt;
-  return read_results_text_fast(file->text(), path);
+  auto set = read_results_text_fast(file->text(), path);
+  if (set) set->source = file;
+  return set;
 }
 
 std::optional<result_set> read_results_text_fast(std::string_view text, const std::string& path) {
@@ -125,10 +168,8 @@ std::optional<result_set> read_results_text_fast(std::string_view text, const st
         std::size_t i = 0;
         do {
           candidate_result r;
-          const char* start = in.position();
-          if (!response(in, r) || set.results.count(r.id)) return false;
-          // Parsed into doubles: the text's pages leave resident memory (a mapped file's only).
-          cases::release_mapped_pages(std::string_view(start, static_cast<std::size_t>(in.position() - start)));
+          if (!skimmed_response(in, r) || set.results.count(r.id)) return false;
+          cases::release_mapped_pages(r.unparsed); // scanned: back from the page cache when parsed
           set.where[r.id] = path + ": /results/" + std::to_string(i) + "/id";
           set.results[r.id] = std::move(r);
           ++i;
