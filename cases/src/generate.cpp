@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <mpfr.h>
@@ -60,37 +61,49 @@ struct compared_tensor {
 };
 
 // The first evaluation's values, packed while the second one runs: each value's significand limbs
-// side by side in one array, its precision, exponent and kind apart (MPFR's custom interface), about
-// half the memory of MPFR numbers allocated one by one. Only read back (into a reused number) to be
+// side by side in one array, its exponent and kind apart (MPFR's custom interface), and the
+// precision once when the values share it (they do, unless an op mixes precisions): about half the
+// memory of MPFR numbers allocated one by one. Only read back (into a reused number) to be
 // compared, with the value and precision it had.
 struct packed_tensor {
   std::size_t limbs = 0; // per value: the largest any value needs
   std::vector<mp_limb_t> significands;
-  std::vector<mpfr_prec_t> precisions;
-  std::vector<mpfr_exp_t> exponents;
+  mpfr_prec_t precision = 0;          // every value's, when they share one
+  std::vector<mpfr_prec_t> precisions; // per value otherwise (empty when shared)
+  std::vector<std::int32_t> exponents; // within MPFR's exponent range, which fits (checked)
   std::vector<signed char> kinds;
 
   explicit packed_tensor(const reference::tensor<mp_real>& t) {
-    for (const auto& v : t.data) limbs = std::max(limbs, mpfr_custom_get_size(mpfr_get_prec(v.backend().data())) / sizeof(mp_limb_t));
+    if (mpfr_get_emax() > std::numeric_limits<std::int32_t>::max() || mpfr_get_emin() < std::numeric_limits<std::int32_t>::min())
+      throw std::logic_error("packed_tensor: MPFR's exponent range was widened beyond 32 bits");
+    bool shared = true;
+    for (const auto& v : t.data) {
+      const mpfr_prec_t p = mpfr_get_prec(v.backend().data());
+      limbs = std::max(limbs, mpfr_custom_get_size(p) / sizeof(mp_limb_t));
+      if (precision == 0) precision = p;
+      shared = shared && p == precision;
+    }
     significands.resize(limbs * t.size());
-    precisions.resize(t.size());
+    if (!shared) precisions.resize(t.size());
     exponents.resize(t.size());
     kinds.resize(t.size());
     for (std::size_t i = 0; i < t.size(); ++i) {
       mpfr_srcptr x = t.data[i].backend().data();
-      precisions[i] = mpfr_get_prec(x);
+      const mpfr_prec_t p = mpfr_get_prec(x);
+      if (!shared) precisions[i] = p;
       kinds[i] = static_cast<signed char>(mpfr_custom_get_kind(x));
-      exponents[i] = mpfr_regular_p(x) ? mpfr_custom_get_exp(x) : 0;
-      std::copy_n(static_cast<const mp_limb_t*>(mpfr_custom_get_significand(x)), mpfr_custom_get_size(precisions[i]) / sizeof(mp_limb_t),
+      exponents[i] = mpfr_regular_p(x) ? static_cast<std::int32_t>(mpfr_custom_get_exp(x)) : 0;
+      std::copy_n(static_cast<const mp_limb_t*>(mpfr_custom_get_significand(x)), mpfr_custom_get_size(p) / sizeof(mp_limb_t),
                   significands.begin() + static_cast<std::ptrdiff_t>(i * limbs));
     }
   }
   std::size_t size() const { return kinds.size(); }
   // Value i into `out` (its precision and value as evaluated).
   void get(std::size_t i, mp_real& out) const {
+    const mpfr_prec_t p = precisions.empty() ? precision : precisions[i];
     mpfr_t view;
-    mpfr_custom_init_set(view, kinds[i], exponents[i], precisions[i], const_cast<mp_limb_t*>(&significands[i * limbs]));
-    mpfr_set_prec(out.backend().data(), precisions[i]);
+    mpfr_custom_init_set(view, kinds[i], exponents[i], p, const_cast<mp_limb_t*>(&significands[i * limbs]));
+    mpfr_set_prec(out.backend().data(), p);
     mpfr_set(out.backend().data(), view, MPFR_RNDN); // exact: the same precision
   }
 };
@@ -148,9 +161,12 @@ std::vector<compared_tensor> ordered_tensors(const reference::op_info& op, const
 }
 
 // The first evaluation's tensors, packed, by "group.name"; each tensor's MPFR numbers are freed once
-// it is packed, so the two forms of the results are never all in memory together.
-std::map<std::string, packed_tensor> packed_results(op_result<mp_real>&& r) {
+// it is packed, so the two forms of the results are never all in memory together. Intermediates
+// only when they are written (only written tensors are compared): attention's scores and weights
+// are most of a large layer's values (GPT-2 small: 2.5·10^7, a GB packed).
+std::map<std::string, packed_tensor> packed_results(op_result<mp_real>&& r, bool intermediates) {
   std::map<std::string, packed_tensor> out;
+  if (!intermediates) r.intermediates.clear();
   for (const auto& [group, m] : {std::pair{"outputs", &r.outputs}, std::pair{"gradients", &r.gradients}, std::pair{"intermediates", &r.intermediates}})
     for (auto& [name, t] : *m) {
       out.emplace(std::string(group) + "." + name, packed_tensor(t));
@@ -159,13 +175,11 @@ std::map<std::string, packed_tensor> packed_results(op_result<mp_real>&& r) {
   return out;
 }
 
-// Text being built for a raw_text value: JSON's binary container, so that the finished text is
-// moved into the document rather than copied (at 10^7 values the copy was the peak of gen's memory).
-using text_bytes = json::binary_t::container_type;
+// Text being built for a raw_text value, in the container the document keeps (moved in, not
+// copied: at 10^7 values the copy was the peak of gen's memory).
+using text_bytes = raw_text_bytes;
 
 void append_text(text_bytes& out, std::string_view v) { out.insert(out.end(), v.begin(), v.end()); }
-
-json raw_text_from(text_bytes&& bytes) { return json::binary(std::move(bytes), raw_text_subtype); }
 
 bool all_minus_inf_row(const reference::tensor<mp_real>& t) {
   for (std::size_t r = 0; r < t.rows(); ++r) {
@@ -242,7 +256,7 @@ json tensor_json_text(const raw_tensor& t) {
   text.push_back(']');
   json j;
   j["shape"] = t.shape;
-  j["values"] = raw_text_from(std::move(text));
+  j["values"] = raw_text(std::move(text));
   return j;
 }
 
@@ -306,7 +320,7 @@ json generate_case(test_case c, const generation_options& options) {
       const auto args = case_args<mp_real>(c);
       lo_result = reference::evaluate(op, args, true);
     }
-    const auto lo = packed_results(std::move(lo_result));
+    const auto lo = packed_results(std::move(lo_result), options.intermediates);
     reference::set_precision_bits(options.check_bits ? options.check_bits : options.bits + 64);
     op_result<mp_real> hi;
     {
@@ -359,7 +373,7 @@ json generate_case(test_case c, const generation_options& options) {
           append_quoted(text, t.flushed[i] ? "0" : reference::format_scalar(t.value.data[i], certified));
         }
         text.push_back(']');
-        expected[t.group][t.name] = {{"shape", t.value.shape}, {"values", raw_text_from(std::move(text))}};
+        expected[t.group][t.name] = {{"shape", t.value.shape}, {"values", raw_text(std::move(text))}};
       } else {
         raw_tensor r;
         r.shape = t.value.shape;

@@ -182,8 +182,8 @@ json parse_json_text(const std::string& text, const std::string& origin) {
 
 json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
 
-json raw_text(const std::string& text) {
-  return json::binary(json::binary_t::container_type(text.begin(), text.end()), raw_text_subtype);
+json raw_text(raw_text_bytes&& text) {
+  return json::binary(std::move(text), raw_text_subtype);
 }
 
 bool is_raw_text(const json& value) {

@@ -58,8 +58,10 @@ json parse_json_text(const std::string& text, const std::string& origin);
 // A raw number holding `text` (which must be JSON number text: the writer prints it verbatim).
 json raw_number(const std::string& text);
 bool is_raw_number(const json& value);
-// Raw text holding `text`, which must be valid JSON text (the writer prints it verbatim).
-json raw_text(const std::string& text);
+// Raw text holding `text`, which must be valid JSON text (the writer prints it verbatim). Built in
+// JSON's binary container and moved in, never copied: it is a large tensor's values text.
+using raw_text_bytes = json::binary_t::container_type;
+json raw_text(raw_text_bytes&& text);
 bool is_raw_text(const json& value);
 // The text of a raw number ("" for anything else).
 std::string raw_number_text(const json& value);
