@@ -66,10 +66,6 @@ int run_check(const options& o, bool fast) {
   if (!results.gradients) p.forward_only = true;
   std::vector<checkers::case_finding> findings;
   std::set<std::string> ids;
-  // Read once: the mapped golden files' pages leave resident memory; each case's expected values
-  // come back from the page cache when that case is parsed, and leave again once it is judged.
-  for (const auto& cf : files)
-    if (!cf.cases.empty()) cases::release_whole_mapping(cf.cases.front().expected_text.data());
   for (auto& cf : files) {
     for (auto& c : cf.cases) {
       ids.insert(c.id);
@@ -92,17 +88,17 @@ int run_check(const options& o, bool fast) {
         throw e.in_file(cf.path);
       }
       c.expected_tensors = {}; // judged: one case's values in memory at a time
-      for (auto span : {c.inputs_text, c.cotangents_text, c.expected_text}) cases::release_mapped_pages(span);
+      cases::release_mapped_pages(c.expected_text); // the pages a finding's quoted values brought back
       c.inputs = {};
       c.cotangents = {};
       c.double_args_cache = nullptr;
       if (it != results.results.end() && !it->second.unparsed.empty()) it->second.tensors = {}; // read again if another file has this id
     }
   }
-  // Answers no case asked for are read too, as the validating reader reads every answer (a bad
-  // value there is reported as such, before the unknown id below).
+  // Answers no case asked for are read too (the others were, with their cases), as the validating
+  // reader reads every answer: a bad value there is reported as such, before the unknown id below.
   for (auto& [id, r] : results.results)
-    if (!r.parsed && !checkers::parse_lazy_result(r)) throw fast_path_abandoned{};
+    if (!ids.count(id) && !checkers::parse_lazy_result(r)) throw fast_path_abandoned{};
   // A result for no case is bad input: a misspelt id would otherwise pass by being skipped.
   for (const auto& [id, where] : results.where)
     if (!ids.count(id)) throw bad_input(where, "id \"" + id + "\" names no case in " + o.cases_path);

@@ -57,12 +57,6 @@ void release_mapped_pages(std::string_view span) {
   if (mapping_holding(span.data(), span.size()) != live_mappings.end()) release_pages(span.data(), span.size());
 }
 
-void release_whole_mapping(const char* inside) {
-  if (!inside) return;
-  std::lock_guard<std::mutex> lock(live_mappings_mutex);
-  if (auto it = mapping_holding(inside, 1); it != live_mappings.end()) release_pages(it->first, it->second);
-}
-
 std::shared_ptr<const mapped_file> mapped_file::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return nullptr;

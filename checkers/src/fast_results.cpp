@@ -81,15 +81,23 @@ bool tensor_value(json_cursor& in, candidate_tensor& t) {
   return ok && has_shape && has_values && t.values.size() == count;
 }
 
-bool response(json_cursor& in, candidate_result& r) {
+// An answer: id, dtype, error and its tensors (read, or with `tensors` false only scanned, the
+// answer's text kept in r.unparsed for parse_lazy_result).
+bool response(json_cursor& in, candidate_result& r, bool tensors) {
   bool has_id = false;
   std::set<std::string> seen;
+  if (in.peek() != '{') return false;
+  const char* start = in.position();
   const bool ok = in.members([&](std::string_view key) {
     if (!seen.insert(std::string(key)).second) return false;
     if (key == "id") return has_id = true, in.plain_string(key) && (r.id = std::string(key), true);
     if (key == "dtype") return in.plain_string(key) && (r.dtype = std::string(key), true);
     if (key == "error") return in.plain_string(key) && (r.error = std::string(key), true);
     if (key == "outputs" || key == "gradients" || key == "intermediates") {
+      if (!tensors) {
+        std::string_view span;
+        return in.value_span(span, static_cast<int>(cases::max_json_depth) - 3);
+      }
       const std::string group(key);
       return in.members([&](std::string_view name) {
         const std::string full = group + "." + std::string(name);
@@ -100,26 +108,7 @@ bool response(json_cursor& in, candidate_result& r) {
     return false; // other keys: the validating reader
   });
   if (r.error) r.tensors.clear(); // an answer with an error carries no tensors
-  return ok && has_id;
-}
-
-// An answer's id, dtype and error, its tensors skipped (their text kept for parse_lazy_result).
-bool skimmed_response(json_cursor& in, candidate_result& r) {
-  bool has_id = false;
-  std::set<std::string> seen;
-  const char* start = in.position();
-  if (in.peek() != '{') return false;
-  const bool ok = in.members([&](std::string_view key) {
-    if (!seen.insert(std::string(key)).second) return false;
-    if (key == "id") return has_id = true, in.plain_string(key) && (r.id = std::string(key), true);
-    if (key == "dtype") return in.plain_string(key) && (r.dtype = std::string(key), true);
-    if (key == "error") return in.plain_string(key) && (r.error = std::string(key), true);
-    std::string_view span;
-    if (key == "outputs" || key == "gradients" || key == "intermediates") return in.value_span(span, static_cast<int>(cases::max_json_depth) - 3);
-    return false; // other keys: the validating reader
-  });
-  while (start < in.position() && *start != '{') ++start; // the object itself, without the whitespace before it
-  r.unparsed = std::string_view(start, static_cast<std::size_t>(in.position() - start));
+  if (!tensors) r.unparsed = std::string_view(start, static_cast<std::size_t>(in.position() - start));
   return ok && has_id;
 }
 
@@ -130,9 +119,8 @@ bool parse_lazy_result(candidate_result& r) {
   try {
     json_cursor in(r.unparsed.data(), r.unparsed.data() + r.unparsed.size());
     candidate_result whole;
-    if (!response(in, whole) || !in.at_end() || whole.id != r.id || whole.dtype != r.dtype || whole.error != r.error) return false;
+    if (!response(in, whole, true) || !in.at_end() || whole.id != r.id || whole.dtype != r.dtype || whole.error != r.error) return false;
     r.tensors = std::move(whole.tensors);
-    r.parsed = true;
     cases::release_mapped_pages(r.unparsed); // parsed into doubles: its pages leave resident memory
     return true;
   } catch (const std::exception&) {
@@ -168,7 +156,7 @@ std::optional<result_set> read_results_text_fast(std::string_view text, const st
         std::size_t i = 0;
         do {
           candidate_result r;
-          if (!skimmed_response(in, r) || set.results.count(r.id)) return false;
+          if (!response(in, r, false) || set.results.count(r.id)) return false;
           cases::release_mapped_pages(r.unparsed); // scanned: back from the page cache when parsed
           set.where[r.id] = path + ": /results/" + std::to_string(i) + "/id";
           set.results[r.id] = std::move(r);

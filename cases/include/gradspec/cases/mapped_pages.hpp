@@ -13,7 +13,5 @@ namespace gradspec::cases {
 
 // The whole pages inside `span`, if it lies within one live mapped_file.
 void release_mapped_pages(std::string_view span);
-// Every page of the live mapped_file that holds `inside` (nothing if none does).
-void release_whole_mapping(const char* inside);
 
 } // namespace gradspec::cases

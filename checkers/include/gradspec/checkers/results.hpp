@@ -30,7 +30,6 @@ struct candidate_result {
   // read_results_fast leaves the tensors unread: the answer's text (in the mapped file), read by
   // parse_lazy_result when its case is judged, so check holds one case's values at a time.
   std::string_view unparsed;
-  bool parsed = false; // parse_lazy_result has read `unparsed` at least once
 };
 
 struct implementation_info {
